@@ -1,0 +1,63 @@
+"""Engine and migration plumbing shared by `Store` and the Alembic env.py."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
+
+DEFAULT_URL = "sqlite:///var/atouts.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def url_from_env() -> str:
+    return os.environ.get("ATOUTS_DB_URL", "").strip() or DEFAULT_URL
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for `url`; SQLite gets foreign keys (hence cascades) and its folder created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    return engine
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration without any alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection to run migrations on, committed at the end.
+
+    SQLite batch migrations rebuild tables (DROP TABLE), which with foreign keys
+    on would fire ON DELETE CASCADE and wipe child rows: keep them off meanwhile
+    (the pragma only works outside a transaction).
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        yield connection
+        connection.commit()
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")

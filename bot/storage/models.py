@@ -1,0 +1,122 @@
+"""ORM schema of the application database (minimum data: see docs in `Store`)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+# Named constraints, so that future (batch) migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+FIRST_NAME_MAX = 50
+CLAIM_STATUSES = ("confirmed", "rejected")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Person(Base):
+    __tablename__ = "persons"
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False, unique=True, index=True)
+    channel = Column(String(50), nullable=True)
+    first_name = Column(String(FIRST_NAME_MAX), nullable=True)
+    consent_given = Column(Boolean, nullable=False, default=False)
+    consent_at = Column(DateTime(timezone=True), nullable=True)
+    notice_version = Column(String(32), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    experiences = relationship(
+        "Experience",
+        back_populates="person",
+        order_by="(Experience.created_at, Experience.id)",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    export_tokens = relationship(
+        "ExportToken",
+        back_populates="person",
+        order_by="ExportToken.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class Experience(Base):
+    __tablename__ = "experiences"
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    text = Column(Text, nullable=False)
+    context = Column(String(100), nullable=True)
+    # follow-up answers: optional keys "action", "difficulty", "result"
+    details = Column(JSON, nullable=False, default=dict)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    person = relationship("Person", back_populates="experiences")
+    claims = relationship(
+        "SkillClaim",
+        back_populates="experience",
+        order_by="SkillClaim.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class SkillClaim(Base):
+    __tablename__ = "skill_claims"
+    __table_args__ = (
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+        CheckConstraint("status IN ('confirmed', 'rejected')", name="status"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    experience_id = Column(
+        Integer, ForeignKey("experiences.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    skill_id = Column(String(100), nullable=False)  # id in the skills référentiel
+    confidence = Column(Float, nullable=False)
+    status = Column(String(16), nullable=False)
+    evidence = Column(Text, nullable=True)  # the user's own words
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    experience = relationship("Experience", back_populates="claims")
+
+
+class ExportToken(Base):
+    __tablename__ = "export_tokens"
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash = Column(String(64), nullable=False, unique=True)  # sha256 hex of the token
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    used_at = Column(DateTime(timezone=True), nullable=True)
+
+    person = relationship("Person", back_populates="export_tokens")

@@ -1,0 +1,343 @@
+"""bot.storage against real SQLite files (no mocks)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, inspect, select, table, text
+
+from bot.storage import Base, SkillSummary, Store
+from bot.storage.db import MIGRATIONS_DIR, make_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = [t.name for t in Base.metadata.sorted_tables]
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'atouts.db'}"
+
+
+@pytest.fixture
+def store(url: str):
+    s = Store(url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+def row_counts(url: str, where_sender: str | None = None) -> dict[str, int]:
+    """Rows per table, all of them or only those linked to one sender_id."""
+    links = {
+        "persons": "SELECT id FROM persons WHERE sender_id = :s",
+        "experiences": "SELECT e.id FROM experiences e JOIN persons p ON p.id = e.person_id "
+        "WHERE p.sender_id = :s",
+        "skill_claims": "SELECT c.id FROM skill_claims c JOIN experiences e "
+        "ON e.id = c.experience_id JOIN persons p ON p.id = e.person_id WHERE p.sender_id = :s",
+        "export_tokens": "SELECT t.id FROM export_tokens t JOIN persons p ON p.id = t.person_id "
+        "WHERE p.sender_id = :s",
+    }
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if where_sender is None:
+                return {
+                    name: conn.execute(select(func.count()).select_from(table(name))).scalar_one()
+                    for name in TABLES
+                }
+            return {
+                name: len(conn.execute(text(links[name]), {"s": where_sender}).all())
+                for name in TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+def populate(store: Store, sender_id: str) -> int:
+    store.record_consent(sender_id, True, "v1", channel="web")
+    store.set_first_name(sender_id, "Inès")
+    exp = store.add_experience(
+        sender_id, "J'ai organisé un tournoi de foot.", {"action": "planning"}, "sport"
+    )
+    store.add_skill_claim(exp, "organisation", 0.9, "confirmed", "j'ai tout planifié")
+    store.add_skill_claim(exp, "leadership", 0.4, "rejected")
+    store.create_export_token(sender_id)
+    return exp
+
+
+# --- schema and migrations -------------------------------------------------
+
+
+def test_migrate_creates_tables_and_is_idempotent(url: str) -> None:
+    store = Store(url)
+    store.migrate()
+    store.migrate()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) == {*TABLES, "alembic_version"}
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        assert MigrationContext.configure(conn).get_current_revision() == head
+    engine.dispose()
+    store.close()
+
+
+def test_migrations_match_models(store: Store, url: str) -> None:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
+
+
+def test_alembic_ini_uses_env_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url = f"sqlite:///{tmp_path / 'sub' / 'cli.db'}"
+    monkeypatch.setenv("ATOUTS_DB_URL", db_url)
+    config = Config(str(ROOT / "alembic.ini"))
+    command.upgrade(config, "head")
+    command.check(config)  # raises if autogenerate would produce a migration
+    assert row_counts(db_url) == {name: 0 for name in TABLES}
+
+
+def test_store_creates_sqlite_parent_folder(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'a' / 'b' / 'atouts.db'}")
+    store.migrate()
+    assert (tmp_path / "a" / "b" / "atouts.db").is_file()
+    store.close()
+
+
+def test_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATOUTS_DB_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    store = Store.from_env()
+    store.migrate()
+    assert (tmp_path / "env.db").is_file()
+    store.close()
+
+
+# --- consent ---------------------------------------------------------------
+
+
+def test_consent_given(store: Store, url: str) -> None:
+    assert not store.has_consent("u1")
+    store.record_consent("u1", True, "v1", channel="web")
+    store.record_consent("u1", True, "v2")  # renewed under a new notice
+    assert store.has_consent("u1")
+    person = store.export_person("u1")["person"]
+    assert person["consent_given"] is True
+    assert person["notice_version"] == "v2"
+    assert person["channel"] == "web"
+    assert row_counts(url)["persons"] == 1
+
+
+def test_consent_refused_stores_nothing(store: Store, url: str) -> None:
+    store.record_consent("u1", False, "v1", channel="web")
+    assert not store.has_consent("u1")
+    assert row_counts(url) == {name: 0 for name in TABLES}
+
+
+def test_consent_withdrawn_erases_everything(store: Store, url: str) -> None:
+    populate(store, "u1")
+    store.record_consent("u1", False, "v1")
+    assert not store.has_consent("u1")
+    assert row_counts(url) == {name: 0 for name in TABLES}
+
+
+def test_nothing_stored_without_consent(store: Store, url: str) -> None:
+    assert store.add_experience("u1", "une histoire") is None
+    store.set_first_name("u1", "Inès")
+    assert store.create_export_token("u1") is None
+    assert store.confirmed_skills("u1") == []
+    assert store.export_person("u1")["person"] is None
+    assert row_counts(url) == {name: 0 for name in TABLES}
+
+
+def test_first_name_is_trimmed_and_bounded(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    store.set_first_name("u1", "  Inès  ")
+    assert store.export_person("u1")["person"]["first_name"] == "Inès"
+    store.set_first_name("u1", "x" * 80)
+    assert store.export_person("u1")["person"]["first_name"] == "x" * 50
+    store.set_first_name("u1", None)
+    assert store.export_person("u1")["person"]["first_name"] is None
+
+
+# --- experiences and skills --------------------------------------------------
+
+
+def test_experience_and_claims_round_trip(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    details = {"action": "j'ai appelé", "difficulty": "le stress", "result": "ça a marché"}
+    exp = store.add_experience("u1", "Au travail, un client énervé…", details, "job d'été")
+    assert isinstance(exp, int)
+    claim = store.add_skill_claim(exp, "gestion_stress", 0.75, "confirmed", "j'ai respiré")
+    assert isinstance(claim, int)
+    [experience] = store.export_person("u1")["experiences"]
+    assert experience["text"] == "Au travail, un client énervé…"
+    assert experience["context"] == "job d'été"
+    assert experience["details"] == details
+    [skill] = experience["skills"]
+    assert skill["skill_id"] == "gestion_stress"
+    assert skill["confidence"] == 0.75
+    assert skill["status"] == "confirmed"
+    assert skill["evidence"] == "j'ai respiré"
+
+
+def test_unknown_detail_keys_rejected(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    with pytest.raises(ValueError):
+        store.add_experience("u1", "histoire", {"address": "12 rue…"})
+
+
+@pytest.mark.parametrize(
+    "confidence, status",
+    [(-0.01, "confirmed"), (1.01, "confirmed"), (math.nan, "confirmed"), (0.5, "maybe"),
+     (0.5, "")],
+)
+def test_invalid_claim_rejected(store: Store, confidence: float, status: str) -> None:
+    store.record_consent("u1", True, "v1")
+    exp = store.add_experience("u1", "histoire")
+    with pytest.raises(ValueError):
+        store.add_skill_claim(exp, "organisation", confidence, status)
+
+
+def test_claim_on_unknown_experience_rejected(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.add_skill_claim(999, "organisation", 0.5, "confirmed")
+
+
+def test_confidence_bounds_accepted(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    exp = store.add_experience("u1", "histoire")
+    store.add_skill_claim(exp, "a", 0, "confirmed")
+    store.add_skill_claim(exp, "b", 1, "rejected")
+
+
+def test_confirmed_skills_aggregation(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    store.record_consent("u2", True, "v1")
+    e1 = store.add_experience("u1", "histoire 1")
+    e2 = store.add_experience("u1", "histoire 2")
+    other = store.add_experience("u2", "histoire d'un autre")
+    store.add_skill_claim(e1, "organisation", 0.9, "confirmed", "j'ai planifié")
+    store.add_skill_claim(e2, "organisation", 0.8, "confirmed", "j'ai fait un planning")
+    store.add_skill_claim(e2, "ecoute", 0.7, "confirmed")
+    store.add_skill_claim(e1, "creativite", 0.6, "confirmed", "idée")
+    store.add_skill_claim(e1, "leadership", 0.9, "rejected", "pas moi")
+    store.add_skill_claim(other, "leadership", 0.9, "confirmed", "autre")
+    assert store.confirmed_skills("u1") == [
+        SkillSummary("organisation", 2, ["j'ai planifié", "j'ai fait un planning"]),
+        SkillSummary("creativite", 1, ["idée"]),
+        SkillSummary("ecoute", 1, []),
+    ]
+    assert store.confirmed_skills("nobody") == []
+
+
+# --- export and erasure --------------------------------------------------------
+
+
+def test_export_contains_everything(store: Store) -> None:
+    populate(store, "u1")
+    data = store.export_person("u1")
+    json.dumps(data)
+    assert data["person"]["sender_id"] == "u1"
+    assert data["person"]["first_name"] == "Inès"
+    assert data["person"]["consent_at"].endswith("+00:00")
+    [experience] = data["experiences"]
+    assert experience["details"] == {"action": "planning"}
+    assert {s["skill_id"]: s["status"] for s in experience["skills"]} == {
+        "organisation": "confirmed",
+        "leadership": "rejected",
+    }
+    assert len(data["export_tokens"]) == 1
+    # every stored value of the person appears in the export
+    exported = json.dumps(data, ensure_ascii=False)
+    for value in ["web", "v1", "J'ai organisé un tournoi de foot.", "sport",
+                  "j'ai tout planifié", "0.9", "0.4"]:
+        assert value in exported
+
+
+def test_export_unknown_person(store: Store) -> None:
+    data = store.export_person("nobody")
+    assert data["person"] is None and data["experiences"] == []
+    json.dumps(data)
+
+
+def test_erase_removes_every_row_of_the_person_only(store: Store, url: str) -> None:
+    populate(store, "u1")
+    populate(store, "u2")
+    before = row_counts(url, "u2")
+    linked = row_counts(url, "u1")
+    assert linked == {"persons": 1, "experiences": 1, "skill_claims": 2, "export_tokens": 1}
+    assert store.erase_person("u1") == sum(linked.values())
+    assert row_counts(url, "u1") == {name: 0 for name in TABLES}
+    assert row_counts(url) == before  # all that is left belongs to u2
+    assert store.export_person("u2")["person"]["first_name"] == "Inès"
+    assert store.erase_person("u1") == 0
+    assert store.erase_person("nobody") == 0
+
+
+def test_database_cascades_on_person_delete(store: Store, url: str) -> None:
+    populate(store, "u1")
+    populate(store, "u2")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM persons WHERE sender_id = 'u1'"))
+    engine.dispose()
+    assert row_counts(url) == {"persons": 1, "experiences": 1, "skill_claims": 2,
+                               "export_tokens": 1}
+    assert row_counts(url, "u2") == row_counts(url)
+
+
+# --- export tokens ---------------------------------------------------------------
+
+
+def test_export_token_single_use_and_hashed(store: Store, url: str) -> None:
+    store.record_consent("u1", True, "v1")
+    token = store.create_export_token("u1")
+    assert token and len(token) >= 43  # 32 random bytes
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT token_hash FROM export_tokens")).scalar_one()
+    engine.dispose()
+    assert stored == hashlib.sha256(token.encode()).hexdigest() != token
+    assert store.resolve_export_token(token) == "u1"
+    assert store.resolve_export_token(token) is None
+
+
+def test_export_tokens_are_distinct(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    first, second = store.create_export_token("u1"), store.create_export_token("u1")
+    assert first != second
+    assert store.resolve_export_token(second) == "u1"
+    assert store.resolve_export_token(first) == "u1"
+
+
+def test_export_token_expires(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    token = store.create_export_token("u1", ttl_seconds=-1)
+    assert store.resolve_export_token(token) is None
+
+
+def test_export_token_dies_with_the_person(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    token = store.create_export_token("u1")
+    store.erase_person("u1")
+    assert store.resolve_export_token(token) is None
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", " ", "x" * 1_000_000, "jeton-élève-🎓", "\ud800", "' OR 1=1 --", "\x00",
+     "A" * 43, None, b"bytes", 42],
+)
+def test_garbage_tokens_return_none(store: Store, garbage) -> None:
+    store.record_consent("u1", True, "v1")
+    store.create_export_token("u1")
+    assert store.resolve_export_token(garbage) is None
