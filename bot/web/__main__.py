@@ -1,0 +1,56 @@
+"""`python -m bot.web`: serve the chat page on ATOUTS_WEB_HOST:ATOUTS_WEB_PORT."""
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from bot.config import Settings
+from bot.web.app import create_app
+
+log = logging.getLogger("bot.web")
+
+_TOKEN_PATH = re.compile(r"^/mes-donnees/.*")
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path, status, duration: no client address, export tokens hidden."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = _TOKEN_PATH.sub("/mes-donnees/…", request.path)
+        self.logger.info("%s %s %s %.0fms", request.method, path, response.status, time * 1000)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    store = None
+    try:
+        from bot.storage import Store
+
+        store = Store(settings.db_url)
+    except Exception as exc:  # noqa: BLE001 - the chat page works without it
+        log.error("store unavailable (%s): data export disabled", type(exc).__name__)
+    app = create_app(settings, store)
+    if store is not None:
+        async def _close_store(_app: web.Application) -> None:
+            store.close()
+
+        app.on_cleanup.append(_close_store)
+    log.info(
+        "Atouts web on http://%s:%s (Rasa for the browser: %s)",
+        settings.web_host, settings.web_port, settings.public_rasa_url,
+    )
+    web.run_app(
+        app,
+        host=settings.web_host,
+        port=settings.web_port,
+        access_log_class=AccessLogger,
+        print=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""The project's web app: the chat page, static files, health, personal data export.
+
+Privacy rules: nothing personal is logged (no sender id, no token, no IP, no
+exception message, which could quote either); the export is never cached.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import json
+import logging
+import re
+import traceback
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Settings
+
+if TYPE_CHECKING:  # the real store; any object with these two methods will do
+    from bot.storage import Store  # noqa: F401
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
+TEMPLATES_DIR = HERE / "templates"
+WEBCHAT_BUNDLE = Path("rasa-webchat") / "index.js"
+
+TAGLINE = "Découvre les compétences que tu as déjà, à partir de ce que tu as vécu."
+EXPORT_FILENAME = "atouts-mes-donnees.json"
+# Tokens are secrets.token_urlsafe(32) (43 characters); anything else is refused
+# before the store is asked.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+RASA_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+
+STATIC_CACHE = "public, max-age=86400"
+VERSIONED_STATIC_CACHE = "public, max-age=31536000, immutable"
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+STORE_KEY = web.AppKey("store", object)
+VENDOR_KEY = web.AppKey("vendor_dir", Path)
+CSP_KEY = web.AppKey("csp", str)
+HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
+
+
+class ExportStore(Protocol):
+    def resolve_export_token(self, token: str) -> str | None: ...
+
+    def export_person(self, sender_id: str) -> dict[str, Any]: ...
+
+
+# --- rendering ---------------------------------------------------------------
+
+
+def _template(name: str) -> Template:
+    return Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+
+
+def _json_for_html(value: Any) -> str:
+    """JSON that can sit inside a <script> element without closing it."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _file_version(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return "0"
+
+
+def message_page(status: int, title: str, paragraphs: list[str]) -> web.Response:
+    """A short French page (text given here is trusted HTML)."""
+    body = _template("message.html").substitute(
+        title=title, body="\n".join(f"<p>{p}</p>" for p in paragraphs)
+    )
+    return web.Response(
+        status=status,
+        text=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def not_found_page() -> web.Response:
+    return message_page(
+        404,
+        "Page introuvable",
+        ["Cette page n'existe pas.", '<a href="/">Retourner à la discussion</a>'],
+    )
+
+
+def error_page() -> web.Response:
+    return message_page(
+        500,
+        "Oups, un problème",
+        [
+            "Quelque chose s'est mal passé de notre côté. Ce n'est pas de ta faute.",
+            'Réessaie dans un moment. <a href="/">Retourner à la discussion</a>',
+        ],
+    )
+
+
+def expired_link_page() -> web.Response:
+    return message_page(
+        404,
+        "Lien plus valable",
+        [
+            "Ce lien n'est plus valable. Demande un nouveau lien au bot en écrivant "
+            "« mes données ». Il est valable 1 heure et une seule fois.",
+            '<a href="/">Retourner à la discussion</a>',
+        ],
+    )
+
+
+# --- settings-derived values --------------------------------------------------
+
+
+def _rasa_endpoint(public_rasa_url: str) -> tuple[str, str, str]:
+    """(socketUrl, socketPath, origin) for the widget from the public Rasa URL.
+
+    A URL with a path (Rasa behind a reverse proxy under /rasa) keeps its path in
+    socketPath: socket.io clients read a URL path as a namespace, not a prefix.
+    """
+    parts = urlsplit(public_rasa_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            "ATOUTS_PUBLIC_RASA_URL must be an absolute http(s) URL, e.g. http://localhost:5005"
+        )
+    origin = f"{parts.scheme}://{parts.netloc}"
+    prefix = parts.path.rstrip("/")
+    return origin, f"{prefix}/socket.io/", origin
+
+
+def content_security_policy(public_rasa_url: str) -> str:
+    _, _, origin = _rasa_endpoint(public_rasa_url)
+    ws_origin = ("wss" if origin.startswith("https:") else "ws") + origin[origin.index(":"):]
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            # the widget injects its stylesheet at run time (style-loader)
+            "style-src 'self' 'unsafe-inline'",
+            # images sent by the bot can live anywhere on https
+            f"img-src 'self' data: blob: https: {origin}",
+            "font-src 'self' data:",
+            f"connect-src 'self' {origin} {ws_origin}",
+            "media-src 'self' https:",
+            "frame-src 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def widget_config(settings: Settings) -> dict[str, Any]:
+    """The props given to rasa-webchat (also read by tests)."""
+    socket_url, socket_path, _ = _rasa_endpoint(settings.public_rasa_url)
+    return {
+        "socketUrl": socket_url,
+        "socketPath": socket_path,
+        "initPayload": "/greet",
+        "customData": {"language": "fr"},
+        "title": "Atouts",
+        "subtitle": "Tes expériences, tes compétences",
+        "inputTextFieldHint": "Écris ton message…",
+        "connectingText": "Connexion au bot…",
+        "embedded": True,
+        "showCloseButton": False,
+        "showFullScreenButton": False,
+        "hideWhenNotConnected": False,
+        # no "rules" channel here: without this the widget stays hidden until
+        # the server sends them
+        "withRules": False,
+        "displayUnreadCount": False,
+        # the conversation id is kept in sessionStorage: a reload keeps the
+        # conversation (with session_persistence in credentials.yml), closing the
+        # tab forgets it (shared phones)
+        "params": {"storage": "session"},
+    }
+
+
+# --- middleware and headers ---------------------------------------------------
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return not_found_page()
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last resort, logged below
+        _log_unexpected(request, exc)
+        return error_page()
+
+
+def _log_unexpected(request: web.Request, exc: BaseException) -> None:
+    """Log where it failed, never what: no path (tokens), no exception message."""
+    route = request.match_info.route.resource
+    where = route.canonical if route is not None else "?"
+    frames = "".join(
+        f"  {f.filename}:{f.lineno} in {f.name}\n"
+        for f in traceback.extract_tb(exc.__traceback__, limit=20)
+    )
+    log.error("Unexpected %s on %s %s\n%s", type(exc).__name__, request.method, where, frames)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Content-Security-Policy"] = request.app[CSP_KEY]
+    headers["X-Frame-Options"] = "DENY"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.path.startswith("/static/") and response.status < 400:
+        versioned = "v" in request.query
+        headers["Cache-Control"] = VERSIONED_STATIC_CACHE if versioned else STATIC_CACHE
+    elif "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+
+
+# --- handlers -------------------------------------------------------------------
+
+
+async def index(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    bundle = request.app[VENDOR_KEY] / WEBCHAT_BUNDLE
+    page = _template("index.html")
+    assets = {
+        "css_version": _file_version(STATIC_DIR / "chat.css"),
+        "js_version": _file_version(STATIC_DIR / "chat.js"),
+        "tagline": html.escape(TAGLINE),
+    }
+    if bundle.is_file():
+        body = page.substitute(
+            assets,
+            status_class="",
+            missing="",
+            scripts=(
+                '<script id="atouts-config" type="application/json">'
+                f"{_json_for_html(widget_config(settings))}</script>\n"
+                f'<script defer src="/static/vendor/rasa-webchat/index.js?v={_file_version(bundle)}">'
+                "</script>\n"
+                f'<script defer src="/static/chat.js?v={assets["js_version"]}"></script>'
+            ),
+        )
+        status = 200
+    else:
+        log.warning("chat widget missing (%s): run `make setup`", bundle)
+        body = page.substitute(
+            assets,
+            status_class="missing",
+            missing=_template("missing_widget.html").template,
+            scripts="",
+        )
+        status = 503
+    return web.Response(
+        status=status,
+        text=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+async def export(request: web.Request) -> web.Response:
+    token = request.match_info.get("token", "")
+    store: ExportStore | None = request.app.get(STORE_KEY)
+    if store is None or not TOKEN_RE.fullmatch(token):
+        return expired_link_page()
+    # The store is synchronous: two small SQLite queries, run inline (a thread
+    # would not see an in-memory test database).
+    sender_id = store.resolve_export_token(token)
+    if not sender_id:
+        return expired_link_page()
+    app_data = store.export_person(sender_id)
+    payload: dict[str, Any] = {"app_data": app_data}
+    events, problem = await _fetch_conversation(request.app, sender_id)
+    payload["conversation"] = events
+    if problem:
+        payload["note"] = problem
+    return web.Response(
+        status=200,
+        body=json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"),
+        content_type="application/json",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _fetch_conversation(app: web.Application, sender_id: str) -> tuple[Any, str | None]:
+    """The tracker events kept by Rasa for this person, or (None, why not)."""
+    settings = app[SETTINGS_KEY]
+    url = f"{settings.rasa_url}/conversations/{quote(sender_id, safe='')}/tracker"
+    params = {"include_events": "ALL"}
+    if settings.rasa_token:
+        params["token"] = settings.rasa_token
+    unavailable = (
+        "La conversation n'a pas pu être récupérée : le serveur de discussion ne répond "
+        "pas pour le moment. Les autres données sont bien là. Pour avoir aussi la "
+        "conversation, demande un nouveau lien plus tard en écrivant « mes données »."
+    )
+    try:
+        async with app[HTTP_KEY].get(url, params=params) as resp:
+            if resp.status != 200:
+                log.warning("export: Rasa tracker answered HTTP %s", resp.status)
+                return None, unavailable
+            tracker = await resp.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        log.warning("export: Rasa tracker unreachable (%s)", type(exc).__name__)
+        return None, unavailable
+    if not isinstance(tracker, dict):
+        return None, unavailable
+    return tracker.get("events") or [], None
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    raise web.HTTPNotFound()
+
+
+async def _http_client(app: web.Application):
+    session = aiohttp.ClientSession(timeout=RASA_TIMEOUT)
+    app[HTTP_KEY] = session
+    yield
+    await session.close()
+
+
+# --- app ----------------------------------------------------------------------
+
+
+def create_app(
+    settings: Settings,
+    store: "Store | ExportStore | None" = None,
+    *,
+    vendor_dir: Path | None = None,
+) -> web.Application:
+    """The web app. `vendor_dir` (tests) replaces bot/web/static/vendor."""
+    app = web.Application(middlewares=[errors_middleware])
+    app[SETTINGS_KEY] = settings
+    if store is not None:
+        app[STORE_KEY] = store
+    else:
+        log.warning("no store: personal data export links will all be refused")
+    vendor = Path(vendor_dir) if vendor_dir is not None else VENDOR_DIR
+    app[VENDOR_KEY] = vendor
+    app[CSP_KEY] = content_security_policy(settings.public_rasa_url)
+    app.cleanup_ctx.append(_http_client)
+    app.on_response_prepare.append(_security_headers)
+
+    app.router.add_get("/", index)
+    app.router.add_get("/health", health)
+    # no HEAD: a link preview must not spend the single-use token
+    app.router.add_get("/mes-donnees/{token:.*}", export, allow_head=False)
+    if vendor != VENDOR_DIR:  # otherwise served by /static below
+        if vendor.is_dir():
+            app.router.add_static("/static/vendor", vendor)
+        else:
+            app.router.add_get("/static/vendor/{tail:.*}", _not_found)
+    app.router.add_static("/static", STATIC_DIR)
+    return app
