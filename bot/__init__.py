@@ -1,0 +1,1 @@
+"""Atouts: discover, prove and grow soft skills — the project's domain package."""

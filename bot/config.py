@@ -1,0 +1,40 @@
+"""Settings read from the environment (see `.env.example`), with embedded defaults."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str
+    rasa_url: str
+    public_rasa_url: str
+    public_url: str
+    web_host: str
+    web_port: int
+    rasa_token: str
+    export_ttl_seconds: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        web_port = int(_env("ATOUTS_WEB_PORT", "8080"))
+        rasa_url = _env("ATOUTS_RASA_URL", "http://localhost:5005")
+        return cls(
+            db_url=_env("ATOUTS_DB_URL", f"sqlite:///{ROOT / 'var' / 'atouts.db'}"),
+            rasa_url=rasa_url.rstrip("/"),
+            public_rasa_url=_env("ATOUTS_PUBLIC_RASA_URL", rasa_url).rstrip("/"),
+            public_url=_env("ATOUTS_PUBLIC_URL", f"http://localhost:{web_port}").rstrip("/"),
+            web_host=_env("ATOUTS_WEB_HOST", "127.0.0.1"),
+            web_port=web_port,
+            rasa_token=_env("ATOUTS_RASA_TOKEN", ""),
+            export_ttl_seconds=int(_env("ATOUTS_EXPORT_TTL", "3600")),
+        )

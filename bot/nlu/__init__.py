@@ -1,0 +1,1 @@
+"""Rasa NLU components of Atouts (French tokenisation, soft-skill detection)."""
