@@ -1,0 +1,53 @@
+"""Small interpretation helpers for free-text answers (no Rasa needed)."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from bot.nlu.text import clean_user_text, fold
+
+NAME_MAX = 30
+_NAME_PREFIX = re.compile(
+    r"^(moi c'? ?est|c'? ?est|je m'? ?appelle|jm'? ?appelle|je suis|appelle[- ]moi|mon prenom c'? ?est|mon prenom est|prenom ?:?)\s+",
+)
+_NAME_OK = re.compile(r"^[^\W\d_]+(?:[-' ][^\W\d_]+)?$")
+_YES = {
+    "oui", "ouais", "ouai", "ouep", "yes", "yep", "ok", "okay", "dac", "daccord", "d accord",
+    "grave", "carrement", "exact", "exactement", "c est moi", "cest moi", "trop", "bien sur",
+    "oui c est moi", "c est vrai", "vrai", "tout a fait", "absolument", "si", "oe", "wsh oui",
+}
+_NO = {
+    "non", "nan", "nope", "no", "pas vraiment", "pas trop", "pas du tout", "bof", "non pas vraiment",
+    "pas moi", "c est pas moi", "cest pas moi", "faux", "jamais", "mouais", "pas sur", "pas sure",
+}
+
+
+def clean_first_name(text: Optional[str]) -> Optional[str]:
+    """A first name from "moi c'est Inès", "Inès", "je m'appelle jean-paul";
+    None when the answer does not look like a first name."""
+    raw = clean_user_text(text or "", 200).strip(" .!?,;:👋🙂😊")
+    if not raw:
+        return None
+    lowered = raw.lower().replace("’", "'")
+    match = _NAME_PREFIX.match(fold(lowered))
+    if match:
+        raw = raw[len(match.group(0)):].strip()
+    candidate = raw.split(",")[0].strip(" .!?")
+    if not candidate or len(candidate) > NAME_MAX or not _NAME_OK.match(candidate):
+        return None
+    if fold(candidate) in _YES | _NO | {"salut", "bonjour", "coucou", "hello", "passer", "stop"}:
+        return None
+    return "-".join(p[:1].upper() + p[1:] for p in candidate.split("-"))
+
+
+def yes_no(text: Optional[str]) -> Optional[bool]:
+    """Interpret a free-text yes/no answer ("ouais grave", "bof"); None if unclear."""
+    folded = re.sub(r"[^\w' ]", " ", fold(text or "")).replace("'", " ")
+    folded = " ".join(folded.split())
+    if not folded:
+        return None
+    if folded in _NO or folded.startswith(("non ", "nan ", "pas ")):
+        return False
+    if folded in _YES or folded.startswith(("oui ", "ouais ")):
+        return True
+    return None

@@ -1,0 +1,47 @@
+"""SQL tracker store that can forget a person completely.
+
+When the ``action_delete_my_data`` action sets the slot ``data_erased``, the
+turn is not written: every stored event of that conversation is deleted
+instead, so nothing about the sender remains in the Rasa database either.
+Configured in ``endpoints.yml`` (``type: bot.tracker_store.ErasableSQLTrackerStore``).
+"""
+from __future__ import annotations
+
+import logging
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+ERASE_SLOT = "data_erased"
+
+
+def erasure_requested(tracker: DialogueStateTracker) -> bool:
+    """True when this turn (events since the last user message) asked for erasure."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, SlotSet) and event.key == ERASE_SLOT and event.value is True:
+            return True
+    return False
+
+
+class ErasableSQLTrackerStore(SQLTrackerStore):
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        if erasure_requested(tracker):
+            await self.erase(tracker.sender_id)
+            return
+        await super().save(tracker)
+
+    async def erase(self, sender_id: str) -> int:
+        with self.session_scope() as session:
+            deleted = (
+                session.query(self.SQLEvent)
+                .filter(self.SQLEvent.sender_id == sender_id)
+                .delete(synchronize_session=False)
+            )
+            session.commit()
+        logger.info("Erased a conversation (%d events).", deleted)
+        return deleted

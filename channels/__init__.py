@@ -1,0 +1,1 @@
+"""Input/output connectors (Telegram, Messenger, partner web widget) — see README."""
