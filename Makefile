@@ -1,0 +1,82 @@
+# Atouts — `make run` (set up + start everything) and `make test` (set up + pass the suite).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RASA   := $(VENV)/bin/rasa
+MODEL  := models/atouts.tar.gz
+STAMP  := $(VENV)/.installed
+WEBCHAT := bot/web/static/vendor/rasa-webchat/index.js
+# Python 3.10 (Rasa 3.6 supports <= 3.10): from PATH, else from pyenv.
+PY310  ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2]==(3,10)' 2>/dev/null && { echo $$p; break; }; done)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/skills -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: help setup run train evaluate test test-unit test-stories test-e2e validate bench lint lock clean
+
+help:
+	@echo "make run       set up, train if needed, start the assistant (chat page URL printed)"
+	@echo "make test      set up, train if needed, run the whole test suite"
+	@echo "make train     retrain the model when data/config changed (also: rasa train)"
+	@echo "make evaluate  intent and soft-skill metrics on held-out tests -> results/"
+	@echo "make bench     latency/throughput/memory benchmark (REST channel)"
+	@echo "make lint      rasa data validate + python compile checks"
+
+setup: $(STAMP) $(WEBCHAT)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -n "$(PY310)" || { echo "Python 3.10 is required (Rasa 3.6). Install it (e.g. pyenv install 3.10) and retry."; exit 1; }
+	test -x $(PY) || $(PY310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.3.1"
+	# One resolution for everything: the constraints keep Rasa's own pins.
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	mkdir -p var
+	touch $@
+
+$(WEBCHAT): scripts/fetch_webchat.sh
+	bash scripts/fetch_webchat.sh
+
+$(MODEL): $(STAMP) $(TRAIN_INPUTS)
+	$(RASA) train --fixed-model-name atouts --out models --num-threads 2
+	@touch $@
+
+train: $(MODEL)
+
+validate: $(STAMP)
+	$(RASA) data validate --fail-on-warning
+
+run: setup $(MODEL)
+	$(PY) -m bot.launcher
+
+evaluate: setup $(MODEL)
+	$(PY) -m bot.evaluation --model $(MODEL) --out results
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests -m "not e2e" -q
+
+test-stories: $(MODEL)
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories --fail-on-prediction-errors --out results/stories
+
+test-e2e: setup $(MODEL)
+	$(PY) -m pytest tests -m e2e -q
+
+test: setup validate $(MODEL)
+	$(PY) -m pytest tests -q
+	$(MAKE) --no-print-directory test-stories
+
+bench: setup $(MODEL)
+	$(PY) -m bot.bench
+
+lint: validate
+	$(PY) -m compileall -q bot actions channels tests
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^atouts' > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf models results .rasa

@@ -1,0 +1,217 @@
+"""Start the whole assistant with embedded defaults: action server, Rasa server
+and the web app (chat page). Used by ``make run`` and by the end-to-end tests.
+
+Ctrl-C stops everything cleanly.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from bot.config import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class StackConfig:
+    model: Path = ROOT / "models" / "atouts.tar.gz"
+    var_dir: Path = ROOT / "var"
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    web_port: int = 8080
+    host: str = "127.0.0.1"
+    cors: str = "*"
+    extra_env: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "StackConfig":
+        env = os.environ
+        return cls(
+            model=Path(env.get("ATOUTS_MODEL", str(ROOT / "models" / "atouts.tar.gz"))),
+            var_dir=Path(env.get("ATOUTS_VAR_DIR", str(ROOT / "var"))),
+            rasa_port=int(env.get("ATOUTS_RASA_PORT", "5005")),
+            actions_port=int(env.get("ATOUTS_ACTIONS_PORT", "5055")),
+            web_port=int(env.get("ATOUTS_WEB_PORT", "8080")),
+            host=env.get("ATOUTS_WEB_HOST", "127.0.0.1"),
+            cors=env.get("ATOUTS_CORS_ORIGINS", "*"),
+        )
+
+    @property
+    def tracker_db(self) -> Path:
+        return self.var_dir / "rasa_tracker.db"
+
+    @property
+    def app_db_url(self) -> str:
+        return os.environ.get("ATOUTS_DB_URL") or f"sqlite:///{self.var_dir / 'atouts.db'}"
+
+
+def write_endpoints(config: StackConfig) -> Path:
+    """endpoints.yml with this stack's action URL and tracker database."""
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{config.actions_port}/webhook"
+    if endpoints.get("tracker_store", {}).get("dialect") == "sqlite":
+        endpoints["tracker_store"]["db"] = str(config.tracker_db)
+    path = config.var_dir / "endpoints.runtime.yml"
+    path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+class Stack:
+    """The three processes of the assistant."""
+
+    def __init__(self, config: StackConfig, log_dir: Optional[Path] = None) -> None:
+        self.config = config
+        self.log_dir = log_dir
+        self.processes: List[subprocess.Popen] = []
+
+    def env(self) -> Dict[str, str]:
+        c = self.config
+        env = dict(os.environ)
+        env.update(
+            {
+                "ATOUTS_DB_URL": c.app_db_url,
+                "ATOUTS_RASA_URL": f"http://127.0.0.1:{c.rasa_port}",
+                "ATOUTS_PUBLIC_RASA_URL": os.environ.get(
+                    "ATOUTS_PUBLIC_RASA_URL", f"http://localhost:{c.rasa_port}"
+                ),
+                "ATOUTS_PUBLIC_URL": os.environ.get(
+                    "ATOUTS_PUBLIC_URL", f"http://localhost:{c.web_port}"
+                ),
+                "ATOUTS_WEB_PORT": str(c.web_port),
+                "ATOUTS_WEB_HOST": c.host,
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            }
+        )
+        env.update(c.extra_env)
+        return env
+
+    def _spawn(self, name: str, args: List[str]) -> None:
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "wb")
+        self.processes.append(
+            subprocess.Popen(
+                args, cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT if out else None,
+                start_new_session=True,
+            )
+        )
+
+    def start(self, timeout: float = 240.0) -> "Stack":
+        c = self.config
+        if not c.model.exists():
+            raise SystemExit(f"No trained model at {c.model}: run `make train` first.")
+        c.var_dir.mkdir(parents=True, exist_ok=True)
+        endpoints = write_endpoints(c)
+        self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                                "--port", str(c.actions_port)])
+        self._spawn("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--cors", c.cors,
+                             "--model", str(c.model), "--endpoints", str(endpoints),
+                             "--credentials", str(ROOT / "credentials.yml"),
+                             "--port", str(c.rasa_port)])
+        self._spawn("web", [sys.executable, "-m", "bot.web"])
+        self.wait_ready(timeout)
+        return self
+
+    def urls(self) -> Dict[str, str]:
+        c = self.config
+        return {
+            "actions": f"http://127.0.0.1:{c.actions_port}/health",
+            "rasa": f"http://127.0.0.1:{c.rasa_port}/status",
+            "web": f"http://127.0.0.1:{c.web_port}/health",
+        }
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = dict(self.urls())
+        while pending:
+            for proc in self.processes:
+                if proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"a service stopped while starting: {proc.args[:3]}")
+            for name, url in list(pending.items()):
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as resp:
+                        if resp.status == 200:
+                            pending.pop(name)
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"services not ready after {timeout:.0f}s: {sorted(pending)}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 15
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.processes = []
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.parse_args(argv)
+    config = StackConfig.from_env()
+    stack = Stack(config)
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print("Démarrage d'Atouts (serveur Rasa, actions, page web)… ça prend environ une minute.")
+    try:
+        stack.start()
+    except (RuntimeError, SystemExit) as exc:
+        print(f"Impossible de démarrer : {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"\n✅ Atouts est prêt. Ouvre http://localhost:{config.web_port} pour discuter.\n"
+        f"   API Rasa : http://localhost:{config.rasa_port}  ·  Ctrl-C pour tout arrêter.\n"
+    )
+    try:
+        while not stopping:
+            if any(p.poll() is not None for p in stack.processes):
+                print("Un service s'est arrêté : on arrête tout.", file=sys.stderr)
+                break
+            time.sleep(0.5)
+    finally:
+        stack.stop()
+        print("Atouts est arrêté.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
