@@ -8,7 +8,7 @@ from bot.nlu.text import clean_user_text, fold
 
 NAME_MAX = 30
 _NAME_PREFIX = re.compile(
-    r"^(moi c'? ?est|c'? ?est|je m'? ?appelle|jm'? ?appelle|je suis|appelle[- ]moi|mon prenom c'? ?est|mon prenom est|prenom ?:?)\s+",
+    r"^(moi c'? ?est|c'? ?est|je m'? ?appelle|jm'? ?appelle|appelle[- ]moi|mon prenom c'? ?est|mon prenom est|prenom ?:?)\s+",
 )
 _NAME_OK = re.compile(r"^[^\W\d_]+(?:[-' ][^\W\d_]+)?$")
 _YES = {

@@ -24,15 +24,16 @@ _DIFFICULTY = re.compile(
 )
 _RESULT = re.compile(
     r"\b(au final|finalement|resultat\w*|du coup|reussi\w*|fier|fiere|content\w*|"
-    r"valide\w*|obtenu\w*|ca a marche|ca a fonctionne|marche|gagne\w*|victoire|"
+    r"valide\w*|obtenu\w*|ca a marche|ca a fonctionne|ca (?:a )?(?:bien )?march\w*|gagne\w*|victoire|"
     r"felicit\w*|remerci\w*|merci|appris|depuis|maintenant|aujourd hui|a la fin|enfin|"
     r"grace a|embauch\w*|reconduit\w*|promu\w*|progres\w*|ameliore\w*|diplome\w*|"
-    r"bien passe|ca s est bien|tout le monde|sauve\w*|regle\w*|resolu\w*|termine\w*|fini)\b"
+    r"bien passe|ca se? est bien|tout le monde|sauve\w*|regle\w*|resolu\w*|termine\w*|fini)\b"
 )
+# Both spellings: "jai" gives "j ai" (SMS) but "j'ai" gives "je ai" (elision).
 _ACTION_VERB = re.compile(
-    r"\b(j ai|je suis|je me suis|je m|on a|on s est|je faisais|j etais|j avais|je devais|"
-    r"je gerais|je m occupais|j aidais|je travaillais|je gardais|je fais|je gere|j aide|"
-    r"je m occupe|je travaille|je garde)\b"
+    r"\b(je? ai|je suis|je me suis|je me?|on a|on se? est|je faisais|je? etais|je? avais|je devais|"
+    r"je gerais|je me? occupais|je? aidais|je travaillais|je gardais|je fais|je gere|je? aide|"
+    r"je me? occupe|je travaille|je garde)\b"
 )
 
 

@@ -21,10 +21,10 @@ ELISIONS = {
 
 # SMS / spoken contractions (already folded) -> standard words.
 SMS = {
-    "jai": "j ai", "jsuis": "je suis", "jsui": "je suis", "chui": "je suis",
-    "chuis": "je suis", "jss": "je suis", "jetais": "j etais", "javais": "j avais",
-    "jaime": "j aime", "jme": "je me", "jte": "je te", "jle": "je le", "jla": "je la",
-    "jlai": "je l ai", "jsais": "je sais", "jsp": "je sais pas", "chais": "je sais",
+    "jai": "je ai", "jsuis": "je suis", "jsui": "je suis", "chui": "je suis",
+    "chuis": "je suis", "jss": "je suis", "jetais": "je etais", "javais": "je avais",
+    "jaime": "je aime", "jme": "je me", "jte": "je te", "jle": "je le", "jla": "je la",
+    "jlai": "je le ai", "jsais": "je sais", "jsp": "je sais pas", "chais": "je sais",
     "jpeux": "je peux", "jpouvais": "je pouvais", "jfais": "je fais", "jfaisais": "je faisais",
     "jveux": "je veux", "jvoulais": "je voulais", "jdevais": "je devais", "jdois": "je dois",
     "c": "c est", "cest": "c est", "ct": "c etait", "cetait": "c etait", "cété": "c etait",

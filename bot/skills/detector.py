@@ -24,7 +24,8 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.nlu.text import fold, normalise_token
 
-_CLAUSE_BREAK_WORDS = {"mais", "donc", "puis", "alors", "car", "sauf", "ensuite", "finalement"}
+_CLAUSE_BREAK_WORDS = {"mais", "donc", "puis", "alors", "car", "sauf", "ensuite", "finalement", "et"}
+_LEADING_CONNECTIVES = re.compile(r"^(?:(?:mais|donc|puis|alors|car|et|ensuite|finalement|du coup|parce que|pcq|bref|enfin)\b[\s,]*)+", re.IGNORECASE)
 _CLAUSE_PUNCT = re.compile(r"^[,;:!?.…()\-–—/]+$|^\.\.+$")
 EVIDENCE_MAX_CHARS = 110
 
@@ -114,6 +115,7 @@ def clauses(doc: Any) -> List[Any]:
 
 def quote(span: Any) -> str:
     text = " ".join(span.text.split()).strip(" ,;:-")
+    text = _LEADING_CONNECTIVES.sub("", text) or text
     if len(text) <= EVIDENCE_MAX_CHARS:
         return text
     cut = text[:EVIDENCE_MAX_CHARS].rsplit(" ", 1)[0]

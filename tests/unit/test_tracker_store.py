@@ -1,0 +1,169 @@
+"""bot.tracker_store.ErasableSQLTrackerStore on a real SQLite file."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+from typing import List
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.tracker_store import ERASE_SLOT, ErasableSQLTrackerStore, erasure_requested
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Rasa 3.6 warns about the removed slot auto-fill on every Domain.load
+pytestmark = pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "rasa_tracker.db"
+
+
+@pytest.fixture
+def store(domain: Domain, db_path: Path) -> ErasableSQLTrackerStore:
+    return ErasableSQLTrackerStore(domain, dialect="sqlite", db=str(db_path))
+
+
+def conversation(sender_id: str, domain: Domain, name: str = "Inès") -> DialogueStateTracker:
+    events: List[Event] = [
+        ActionExecuted("action_session_start"),
+        ActionExecuted("action_listen"),
+        UserUttered("salut", {"name": "greet", "confidence": 0.98}),
+        ActionExecuted("utter_welcome"),
+        BotUttered("Salut 👋 Moi c'est Atouts."),
+        ActionExecuted("action_listen"),
+        UserUttered(f"moi c'est {name}", {"name": "give_name", "confidence": 0.9}),
+        SlotSet("first_name", name),
+        ActionExecuted("action_after_name"),
+        ActionExecuted("action_listen"),
+    ]
+    return DialogueStateTracker.from_events(sender_id, events, domain.slots)
+
+
+def rows(db_path: Path, sender_id: str) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender_id,)).fetchone()[0]
+
+
+def stored_texts(db_path: Path, sender_id: str) -> List[str]:
+    with sqlite3.connect(db_path) as conn:
+        data = [r[0] for r in conn.execute("SELECT data FROM events WHERE sender_id = ?", (sender_id,))]
+    # events are stored as JSON with \u escapes: decode them to search the text
+    return [json.dumps(json.loads(d), ensure_ascii=False) for d in data]
+
+
+def ask_erasure(tracker: DialogueStateTracker) -> None:
+    """The turn in which action_delete_my_data runs."""
+    for event in [
+        UserUttered("supprime mes données", {"name": "delete_my_data", "confidence": 0.97}),
+        ActionExecuted("delete_form"),
+        SlotSet("delete_confirmed", True),
+        ActionExecuted("action_delete_my_data"),
+        BotUttered("C'est fait 🧹"),
+        SlotSet(ERASE_SLOT, True),
+        ActionExecuted("action_listen"),
+    ]:
+        tracker.update(event)
+
+
+def test_normal_turns_are_stored(store: ErasableSQLTrackerStore, domain: Domain, db_path: Path) -> None:
+    tracker = conversation("alice", domain)
+    asyncio.run(store.save(tracker))
+    assert rows(db_path, "alice") == len(tracker.events)
+    assert any("Inès" in data for data in stored_texts(db_path, "alice"))
+
+    retrieved = asyncio.run(store.retrieve("alice"))
+    assert retrieved is not None
+    assert retrieved.get_slot("first_name") == "Inès"
+
+
+def test_erasure_turn_deletes_every_row_of_that_sender_only(
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+) -> None:
+    alice, bob = conversation("alice", domain), conversation("bob", domain, name="Bilal")
+    asyncio.run(store.save(alice))
+    asyncio.run(store.save(bob))
+    assert rows(db_path, "alice") > 0 and rows(db_path, "bob") > 0
+    bob_rows = rows(db_path, "bob")
+
+    ask_erasure(alice)
+    assert erasure_requested(alice)
+    asyncio.run(store.save(alice))
+
+    assert rows(db_path, "alice") == 0
+    assert rows(db_path, "bob") == bob_rows
+    assert not any("Inès" in data for data in stored_texts(db_path, "alice"))
+    assert asyncio.run(store.retrieve("alice")) is None
+    assert asyncio.run(store.retrieve("bob")).get_slot("first_name") == "Bilal"
+
+
+def test_a_new_conversation_after_erasure_starts_from_zero(
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+) -> None:
+    alice = conversation("alice", domain)
+    ask_erasure(alice)
+    asyncio.run(store.save(alice))
+    assert rows(db_path, "alice") == 0
+
+    again = conversation("alice", domain, name="Inès")
+    asyncio.run(store.save(again))
+    assert rows(db_path, "alice") == len(again.events)
+    assert ERASE_SLOT not in "".join(stored_texts(db_path, "alice"))
+
+
+def test_erase_returns_the_number_of_deleted_rows(
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+) -> None:
+    tracker = conversation("alice", domain)
+    asyncio.run(store.save(tracker))
+    assert asyncio.run(store.erase("alice")) == len(tracker.events)
+    assert asyncio.run(store.erase("alice")) == 0
+    assert asyncio.run(store.erase("nobody")) == 0
+
+
+def test_flag_before_the_last_user_message_is_not_an_erasure(
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+) -> None:
+    tracker = conversation("alice", domain)
+    tracker.update(SlotSet(ERASE_SLOT, True))
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("salut", {"name": "greet", "confidence": 0.9}))
+    tracker.update(ActionExecuted("utter_greet_again"))
+    tracker.update(ActionExecuted("action_listen"))
+    assert erasure_requested(tracker) is False
+
+    asyncio.run(store.save(tracker))
+    assert rows(db_path, "alice") == len(tracker.events)
+
+
+@pytest.mark.parametrize("value", [False, None, "true", 1])
+def test_only_a_true_flag_erases(domain: Domain, value) -> None:
+    tracker = conversation("alice", domain)
+    tracker.update(UserUttered("supprime", {"name": "delete_my_data", "confidence": 0.9}))
+    tracker.update(SlotSet(ERASE_SLOT, value))
+    assert erasure_requested(tracker) is False
+
+
+def test_no_user_message_yet(domain: Domain) -> None:
+    empty = DialogueStateTracker.from_events("x", [], domain.slots)
+    assert erasure_requested(empty) is False
+    flagged = DialogueStateTracker.from_events("x", [SlotSet(ERASE_SLOT, True)], domain.slots)
+    assert erasure_requested(flagged) is True
+
+
+def test_endpoints_use_the_erasable_store() -> None:
+    import yaml
+
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    assert endpoints["tracker_store"]["type"] == "bot.tracker_store.ErasableSQLTrackerStore"
