@@ -12,6 +12,11 @@ WEBCHAT := bot/web/static/vendor/rasa-webchat/index.js
 PY310  ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2]==(3,10)' 2>/dev/null && { echo $$p; break; }; done)
 TRAIN_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/skills -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+# Local settings (see .env.example), never committed.
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONHASHSEED := 0

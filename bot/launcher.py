@@ -33,6 +33,7 @@ class StackConfig:
     web_port: int = 8080
     host: str = "127.0.0.1"
     cors: str = "*"
+    db_url: Optional[str] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -54,7 +55,7 @@ class StackConfig:
 
     @property
     def app_db_url(self) -> str:
-        return os.environ.get("ATOUTS_DB_URL") or f"sqlite:///{self.var_dir / 'atouts.db'}"
+        return self.db_url or os.environ.get("ATOUTS_DB_URL") or f"sqlite:///{self.var_dir / 'atouts.db'}"
 
 
 def write_endpoints(config: StackConfig) -> Path:
