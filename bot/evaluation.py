@@ -80,6 +80,15 @@ def skill_report(gold: List[List[str]], ranked: List[List[Dict[str, Any]]]) -> D
     }
 
 
+def classifier_intent(parse: Dict[str, Any]) -> str:
+    """The intent classifier's best guess; the FallbackClassifier may then have
+    replaced it by nlu_fallback (counted separately as the fallback rate)."""
+    for item in parse.get("intent_ranking") or []:
+        if item.get("name") and item["name"] != "nlu_fallback":
+            return item["name"]
+    return (parse.get("intent") or {}).get("name") or "None"
+
+
 async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
     from rasa.core.agent import Agent
 
@@ -91,7 +100,8 @@ def evaluate(model: Path, test_dir: Path) -> Dict[str, Any]:
     examples = load_examples(sorted(test_dir.glob("*.yml")))
     parses = asyncio.run(_parse_all(model, [t for t, _, _ in examples]))
     gold_intents = [i for _, i, _ in examples]
-    predicted = [(p.get("intent") or {}).get("name") or "None" for p in parses]
+    predicted = [classifier_intent(p) for p in parses]
+    fallbacks = sum(1 for p in parses if (p.get("intent") or {}).get("name") == "nlu_fallback")
     stories = [(s, p.get("soft_skills") or []) for (_, _, s), p in zip(examples, parses) if s]
     errors = defaultdict(list)
     for (text, gold, _), pred in zip(examples, predicted):
@@ -99,7 +109,7 @@ def evaluate(model: Path, test_dir: Path) -> Dict[str, Any]:
             errors[gold].append({"text": text, "predicted": pred})
     return {
         "model": str(model),
-        "intents": intent_report(gold_intents, predicted),
+        "intents": {**intent_report(gold_intents, predicted), "fallback_rate": fallbacks / len(parses)},
         "skills": skill_report([s for s, _ in stories], [r for _, r in stories]),
         "intent_errors": errors,
     }

@@ -207,8 +207,8 @@ def test_save_load_round_trip_without_pickle(detector: SkillDetector, nlp, tmp_p
 
     meta = json.loads((target / "detector.json").read_text(encoding="utf-8"))
     assert meta["skill_ids"] == SKILLS
-    assert meta["vector_width"] == 300
-    assert all(isinstance(v, int) for v in meta["word_vocabulary"].values())
+    assert meta["featurizer"]["vector_width"] == 300
+    assert all(isinstance(v, int) for v in meta["featurizer"]["word_vocabulary"].values())
     with np.load(target / "detector.npz", allow_pickle=False) as arrays:
         assert set(arrays.files) == {"weights", "bias", "word_idf", "char_idf"}
         for name in arrays.files:
