@@ -133,6 +133,7 @@ def table(result: Dict[str, Any]) -> str:
         f"{ok(sk['proposal_precision'], PRECISION_TARGET)}",
         f"- skills proposed per story: {sk['proposals_per_story']:.2f} on {sk['count']} held-out stories",
         f"- intent macro-F1: **{it['macro']['f1']:.3f}** (target ≥ {INTENT_TARGET}), accuracy {it['accuracy']:.3f}",
+        f"- messages answered by the fallback (« tu peux reformuler ? ») instead: {it['fallback_rate']:.1%}",
     ]
     return "\n".join(lines)
 

@@ -1,0 +1,52 @@
+"""REST channel (``POST /webhooks/rest/webhook``) that refuses malformed bodies.
+
+Rasa's own RestInput answers 500 to a JSON body that is not an object (``[]``)
+and passes non-text messages on. This one answers 400 with a short reason.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Text
+
+from rasa.core.channels.rest import RestInput as RasaRestInput
+from sanic.exceptions import InvalidUsage as BadRequest  # HTTP 400
+from sanic.request import Request
+
+MAX_MESSAGE_CHARS = 20_000
+
+
+def _body(request: Request) -> Dict[str, Any]:
+    try:
+        body = request.json
+    except Exception as exc:  # sanic raises its own error types for bad JSON
+        raise BadRequest("Le corps de la requête doit être du JSON.") from exc
+    if not isinstance(body, dict):
+        raise BadRequest('Le corps doit être un objet JSON : {"sender": "...", "message": "..."}.')
+    return body
+
+
+class RestInput(RasaRestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    async def _extract_sender(self, req: Request) -> Optional[Text]:
+        sender = _body(req).get("sender")
+        if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= 255):
+            raise BadRequest("'sender' doit être un texte de 1 à 255 caractères.")
+        return sender
+
+    def _extract_message(self, req: Request) -> Optional[Text]:
+        message = _body(req).get("message")
+        if message is None:
+            return ""
+        if not isinstance(message, str):
+            raise BadRequest("'message' doit être un texte.")
+        return message[:MAX_MESSAGE_CHARS]
+
+    def _extract_input_channel(self, req: Request) -> Text:
+        channel = _body(req).get("input_channel")
+        return channel if isinstance(channel, str) and channel else self.name()
+
+    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        metadata = _body(request).get("metadata")
+        return metadata if isinstance(metadata, dict) else None

@@ -1,0 +1,94 @@
+"""End-to-end fixtures: the real Rasa server, action server and web app on the
+trained model (models/atouts.tar.gz, built once by `make test`), with fresh
+SQLite databases in a temporary folder."""
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from bot.config import ROOT
+from bot.launcher import Stack, StackConfig
+
+MODEL = ROOT / "models" / "atouts.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.rasa = f"http://127.0.0.1:{stack.config.rasa_port}"
+        self.web = f"http://127.0.0.1:{stack.config.web_port}"
+
+    def post(self, url: str, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def get(self, url: str) -> tuple[int, bytes, Dict[str, str]]:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                return resp.status, resp.read(), dict(resp.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, err.read(), dict(err.headers)
+
+    def say(self, sender: str, text: str) -> List[Dict[str, Any]]:
+        """One user message over the REST channel; the bot's answers."""
+        status, body = self.post(
+            f"{self.rasa}/webhooks/rest/webhook",
+            json.dumps({"sender": sender, "message": text}).encode(),
+        )
+        assert status == 200, (status, body[:300])
+        return json.loads(body)
+
+    def parse(self, text: str) -> Dict[str, Any]:
+        status, body = self.post(f"{self.rasa}/model/parse", json.dumps({"text": text}).encode())
+        assert status == 200, body[:300]
+        return json.loads(body)
+
+    def tracker_rows(self, sender: str) -> int:
+        with sqlite3.connect(self.stack.config.tracker_db) as db:
+            return db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()[0]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    if not MODEL.exists():
+        pytest.fail("No trained model: run `make train` (make test does it) before the e2e tests.")
+    var = tmp_path_factory.mktemp("e2e-var")
+    config = StackConfig(
+        model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
+        web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+    )
+    stack = Stack(config, log_dir=var / "logs")
+    stack.start(timeout=300)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def client(stack: Stack) -> Client:
+    return Client(stack)
+
+
+@pytest.fixture()
+def store(stack: Stack):
+    from bot.storage import Store
+
+    s = Store(stack.config.app_db_url)
+    yield s
+    s.close()
