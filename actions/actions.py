@@ -152,11 +152,15 @@ class ActionProposeSkills(Action):
         return "action_propose_skills"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        pending = tracker.get_slot("pending_skills") or []
+        if pending:  # paused in the middle of the confirmations: carry on, nothing twice
+            dispatcher.utter_message(text=messages.RESUME_CONFIRMATIONS)
+            return [SlotSet("has_proposals", True)]
         ref = services.referentiel()
         candidates = [p for p in aggregate([tracker.get_slot("story_skills")]) if ref.get(p.skill_id)]
         proposals = propose(candidates)
-        experience_id = None
-        if _consent(tracker):
+        experience_id = tracker.get_slot("experience_id")
+        if _consent(tracker) and experience_id is None:
             details = {
                 p: tracker.get_slot(f"experience_{p}") for p in PARTS
                 if tracker.get_slot(f"experience_{p}") not in (None, "-")

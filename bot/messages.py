@@ -207,3 +207,4 @@ DEFAULT_FALLBACK = "Désolé, je ne comprends toujours pas 😅 Voilà ce que je
 FALLBACK_BUTTONS = MENU_BUTTONS + [
     {"title": "C'est quoi une compétence ?", "payload": "/ask_what_are_soft_skills"},
 ]
+RESUME_CONFIRMATIONS = "On reprend là où on s'était arrêté 👇"
