@@ -121,6 +121,7 @@ class Stack:
         self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
                                 "--port", str(c.actions_port)])
         self._spawn("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--cors", c.cors,
+                             "--interface", c.host,
                              "--model", str(c.model), "--endpoints", str(endpoints),
                              "--credentials", str(ROOT / "credentials.yml"),
                              "--port", str(c.rasa_port)])

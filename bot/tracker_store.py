@@ -13,6 +13,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rasa_speedups
+
 logger = logging.getLogger(__name__)
 
 ERASE_SLOT = "data_erased"
@@ -29,6 +31,17 @@ def erasure_requested(tracker: DialogueStateTracker) -> bool:
 
 
 class ErasableSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        rasa_speedups.apply()
+        if self.engine.dialect.name == "sqlite":
+            from sqlalchemy import event
+
+            from bot.storage.db import tune_sqlite
+
+            event.listen(self.engine, "connect", tune_sqlite)
+            self.engine.dispose()  # connections opened during set-up get the settings too
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         if erasure_requested(tracker):
             await self.erase(tracker.sender_id)

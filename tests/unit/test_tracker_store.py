@@ -167,3 +167,17 @@ def test_endpoints_use_the_erasable_store() -> None:
 
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     assert endpoints["tracker_store"]["type"] == "bot.tracker_store.ErasableSQLTrackerStore"
+
+
+def test_action_response_validation_keeps_rasa_semantics() -> None:
+    import pytest
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import RemoteAction
+
+    from bot import rasa_speedups
+
+    rasa_speedups.apply()
+    action = RemoteAction("action_x", None)
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result({"events": [{"no_event_key": 1}]})
