@@ -86,7 +86,7 @@ def no_proposal() -> str:
 def proposal_question(skill: Skill, proposal: Proposal) -> str:
     lines = [skill.title]
     if proposal.evidence:
-        lines.append(f"Quand tu dis « {proposal.evidence} », ça montre ça.")
+        lines.append(f"On le voit quand tu dis « {proposal.evidence} »")
     lines.append("Tu te reconnais ?")
     return "\n".join(lines)
 
