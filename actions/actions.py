@@ -89,10 +89,15 @@ class ActionAfterName(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         name = _first_name(tracker)
+        events: List[EventType] = []
+        latest = tracker.latest_message or {}
+        if name is None and (latest.get("intent") or {}).get("name") == "give_name":
+            name = clean_first_name(latest.get("text"))  # "Inès" alone: no entity found
+            events.append(SlotSet("first_name", name))
         if _consent(tracker):
             services.store().set_first_name(tracker.sender_id, name)
         dispatcher.utter_message(text=messages.after_name(name))
-        return []
+        return events
 
 
 # --- Repérer: the story -------------------------------------------------------------

@@ -88,7 +88,7 @@ def proposal_question(skill: Skill, proposal: Proposal) -> str:
     if proposal.evidence:
         lines.append(f"On le voit quand tu dis « {proposal.evidence} »")
     lines.append("Tu te reconnais ?")
-    return "\n".join(lines)
+    return "  \n".join(lines)
 
 
 def summary(skills: Sequence[Skill], stored: bool) -> str:
@@ -111,14 +111,14 @@ def profile(summaries: Sequence[SkillSummary], referentiel: Referentiel) -> List
             continue
         times = "1 expérience" if s.count == 1 else f"{s.count} expériences"
         lines.append(f"{skill.title} ({times})")
-    return ["Tes compétences repérées 💪\n" + "\n".join(lines)]
+    return ["Tes compétences repérées 💪  \n" + "  \n".join(lines)]
 
 
 def explain_skill(skill: Skill) -> str:
     examples = [s.text for s in skill.situations[:2]]
-    text = f"{skill.title}\n{skill.definition}"
+    text = f"{skill.title}  \n{skill.definition}"
     if examples:
-        text += "\nPar exemple : " + " Ou : ".join(examples)
+        text += "  \nPar exemple : " + " Ou : ".join(examples)
     return text
 
 
@@ -127,7 +127,7 @@ def explain_soft_skills(referentiel: Referentiel) -> str:
     return (
         "Les compétences transversales (ou « savoir-être »), c'est ta façon d'agir : "
         f"{some}… Tu les as construites partout : au boulot, en famille, au sport. "
-        "Les recruteurs les regardent autant que les diplômes 💡\n"
+        "Les recruteurs les regardent autant que les diplômes 💡  \n"
         "Demande-moi par exemple « c'est quoi la rigueur ? »"
     )
 
@@ -135,7 +135,7 @@ def explain_soft_skills(referentiel: Referentiel) -> str:
 def export_link(url: str, ttl_seconds: int) -> str:
     minutes = max(1, ttl_seconds // 60)
     validity = "1 h" if minutes == 60 else f"{minutes} min"
-    return f"Voici tout ce que je garde sur toi 📦 (lien valable {validity}, une seule fois) :\n{url}"
+    return f"Voici tout ce que je garde sur toi 📦 (lien valable {validity}, une seule fois) :  \n{url}"
 
 
 def export_nothing() -> str:
@@ -169,9 +169,9 @@ YES_NO_CONSENT = [
 # What each form asks, slot by slot: (text, buttons).
 ASK: Dict[str, tuple] = {
     "consent": (
-        "Avant de commencer, un mot sur tes données 🔒\n"
+        "Avant de commencer, un mot sur tes données 🔒  \n"
         "Si tu es d'accord, je garde ton prénom, tes expériences et tes compétences, juste pour construire ton profil. "
-        "Je ne les vends à personne.\n"
+        "Je ne les vends à personne.  \n"
         "Tu peux tout effacer quand tu veux : écris « supprime mes données ».",
         YES_NO_CONSENT,
     ),
@@ -180,7 +180,7 @@ ASK: Dict[str, tuple] = {
         [{"title": "Passer", "payload": "/skip"}],
     ),
     "experience_story": (
-        "Raconte-moi une expérience que tu as vécue ✍️\n"
+        "Raconte-moi une expérience que tu as vécue ✍️  \n"
         "Un petit job, un coup de main en famille, du sport, du bénévolat, un déménagement… Tout compte !",
         [],
     ),

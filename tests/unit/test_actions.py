@@ -649,3 +649,16 @@ def test_explanations_of_every_skill_are_short(domain) -> None:
     for skill in ref.skills.values():
         assert_house_style(messages.explain_skill(skill))
     assert_house_style(messages.explain_soft_skills(ref))
+
+
+def test_a_bare_first_name_outside_the_form_is_kept(make_tracker, domain, app_db) -> None:
+    from rasa_sdk.events import SlotSet
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.actions import ActionAfterName
+
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots={"consent": "oui"}, text="inès", intent="give_name")
+    events = ActionAfterName().run(dispatcher, tracker, domain)
+    assert SlotSet("first_name", "Inès") in events
+    assert "Inès" in dispatcher.messages[0]["text"]
