@@ -193,7 +193,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print("Démarrage d'Atouts (serveur Rasa, actions, page web)… ça prend environ une minute.")
+    print("Démarrage d'Atouts (serveur Rasa, actions, page web)… ça prend une vingtaine de secondes.")
     try:
         stack.start()
     except (RuntimeError, SystemExit) as exc:
