@@ -1,7 +1,6 @@
 """Engine and migration plumbing shared by `Store` and the Alembic env.py."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -10,12 +9,15 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 
-DEFAULT_URL = "sqlite:///var/atouts.db"
+DEFAULT_URL = "sqlite:///var/atouts.db"  # documented default; the absolute path comes from bot.config
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def url_from_env() -> str:
-    return os.environ.get("ATOUTS_DB_URL", "").strip() or DEFAULT_URL
+    """ATOUTS_DB_URL, else the embedded default: one rule for every process."""
+    from bot.config import Settings
+
+    return Settings.from_env().db_url
 
 
 def tune_sqlite(dbapi_connection, _record=None) -> None:
