@@ -21,7 +21,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup run train evaluate test test-unit test-stories test-e2e validate bench lint lock clean
+.PHONY: help setup run train evaluate test test-unit test-stories test-e2e validate bench lint lock clean badge-demo
 
 help:
 	@echo "make run       set up, train if needed, start the assistant (chat page URL printed)"
@@ -30,6 +30,7 @@ help:
 	@echo "make evaluate  intent and soft-skill metrics on held-out tests -> results/"
 	@echo "make bench     latency/throughput/memory benchmark (REST channel)"
 	@echo "make lint      rasa data validate + python compile checks"
+	@echo "make badge-demo OUT=dir   issue a sample Open Badges 3.0 credential into dir"
 
 setup: $(STAMP) $(WEBCHAT)
 
@@ -76,6 +77,10 @@ test: setup validate $(MODEL)
 
 bench: setup $(MODEL)
 	$(PY) -m bot.bench
+
+OUT ?= badge-demo
+badge-demo: $(STAMP)
+	$(PY) -m bot.badges.demo --out $(OUT)
 
 lint: validate
 	$(PY) -m compileall -q bot actions channels tests
