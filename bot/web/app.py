@@ -82,18 +82,19 @@ def _file_version(path: Path) -> str:
         return "0"
 
 
+def html_response(status: int, body: str, cache_control: str) -> web.Response:
+    return web.Response(
+        status=status, text=body, content_type="text/html", charset="utf-8",
+        headers={"Cache-Control": cache_control},
+    )
+
+
 def message_page(status: int, title: str, paragraphs: list[str]) -> web.Response:
     """A short French page (text given here is trusted HTML)."""
     body = _template("message.html").substitute(
         title=title, body="\n".join(f"<p>{p}</p>" for p in paragraphs)
     )
-    return web.Response(
-        status=status,
-        text=body,
-        content_type="text/html",
-        charset="utf-8",
-        headers={"Cache-Control": "no-store"},
-    )
+    return html_response(status, body, "no-store")
 
 
 def not_found_page() -> web.Response:
@@ -276,13 +277,7 @@ async def index(request: web.Request) -> web.Response:
             scripts="",
         )
         status = 503
-    return web.Response(
-        status=status,
-        text=body,
-        content_type="text/html",
-        charset="utf-8",
-        headers={"Cache-Control": "no-cache"},
-    )
+    return html_response(status, body, "no-cache")
 
 
 async def health(request: web.Request) -> web.Response:
