@@ -3,15 +3,25 @@
 Privacy rules enforced here: nothing is stored about a person before consent;
 withdrawing consent erases everything; `export_person` returns all that is
 stored; export tokens are kept only as sha256 hashes. Nothing personal is logged.
+
+Badges: the signed credential (VC-JWT) is kept to serve its public verification
+page and is part of the export (it is the person's own credential). Erasing a
+person also *revokes* their badges in the status list, through the
+``revoke_status`` callback (``BadgeIssuer.revoke``) given to the Store, before
+the rows are deleted: a copy of the credential may live on elsewhere (a CV, a
+wallet) and must no longer verify once its page is gone. If that revocation
+fails, the erasure fails (nothing is deleted) and can be retried: never a
+silent half-erasure. Without a callback, only the rows are deleted.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from alembic import command
 from sqlalchemy import delete, select, update
@@ -19,8 +29,10 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.storage.db import DEFAULT_URL, alembic_config, make_engine, migration_connection, url_from_env
 from bot.storage.models import (
+    BADGE_LEVELS,
     CLAIM_STATUSES,
     FIRST_NAME_MAX,
+    Badge,
     Base,
     Experience,
     ExportToken,
@@ -30,8 +42,8 @@ from bot.storage.models import (
 )
 
 __all__ = [
-    "DEFAULT_URL", "Base", "Experience", "ExportToken", "Person", "SkillClaim",
-    "SkillSummary", "Store",
+    "DEFAULT_URL", "Badge", "Base", "Experience", "ExportToken", "Person", "SkillClaim",
+    "SkillSummary", "Store", "StoredBadge", "badge_uuid",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,12 +59,47 @@ class SkillSummary:
     evidences: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class StoredBadge:
+    id: str  # the credential's uuid: its id is f"urn:uuid:{id}"
+    skill_id: str
+    level: str
+    jwt: str = field(repr=False)
+    status_index: int
+    issued_at: datetime
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite gives back naive datetimes, in UTC
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
+    value = _aware(value)
+    return None if value is None else value.isoformat()
+
+
+def badge_uuid(badge_id: object) -> str | None:
+    """The canonical lower-case uuid of a badge id (``urn:uuid:…`` or bare), else None."""
+    if not isinstance(badge_id, str) or len(badge_id) > 45:
         return None
-    if value.tzinfo is None:  # SQLite gives back naive datetimes, stored in UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.isoformat()
+    text = badge_id[9:] if badge_id.lower().startswith("urn:uuid:") else badge_id
+    try:
+        value = str(uuid.UUID(text))
+    except ValueError:
+        return None
+    return value if value == text.lower() else None  # only the canonical 8-4-4-4-12 form
+
+
+def _stored(badge: Badge) -> StoredBadge:
+    return StoredBadge(
+        id=badge.id, skill_id=badge.skill_id, level=badge.level, jwt=badge.jwt,
+        status_index=badge.status_index, issued_at=_aware(badge.issued_at),  # type: ignore[arg-type]
+        valid_until=_aware(badge.valid_until), revoked_at=_aware(badge.revoked_at),
+    )
 
 
 def _hash_token(token: str) -> str:
@@ -60,8 +107,10 @@ def _hash_token(token: str) -> str:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, revoke_status: Callable[[int], None] | None = None) -> None:
+        """``revoke_status(index)`` revokes a badge in the status list (``BadgeIssuer.revoke``)."""
         self.url = url
+        self.revoke_status = revoke_status
         self._engine = make_engine(url)
         self._session = sessionmaker(bind=self._engine, expire_on_commit=False, future=True)
 
@@ -186,6 +235,66 @@ class Store:
             for skill_id in sorted(counts, key=lambda k: (-counts[k], k))
         ]
 
+    # --- badges ------------------------------------------------------------
+
+    def save_badge(
+        self,
+        sender_id: str,
+        badge_id: str,
+        skill_id: str,
+        level: str,
+        jwt: str,
+        status_index: int,
+        issued_at: datetime,
+        valid_until: datetime | None = None,
+    ) -> str | None:
+        """Keep an issued badge; returns its uuid, or None without a consenting person."""
+        key = badge_uuid(badge_id)
+        if key is None:
+            raise ValueError("badge id must be a uuid (or urn:uuid:…)")
+        if level not in BADGE_LEVELS:
+            raise ValueError(f"level must be one of {BADGE_LEVELS}")
+        with self._session() as s, s.begin():
+            person = self._person(s, sender_id)
+            if person is None or not person.consent_given:
+                return None
+            s.add(Badge(id=key, person=person, skill_id=skill_id, level=level, jwt=jwt,
+                        status_index=int(status_index), issued_at=issued_at,
+                        valid_until=valid_until))
+        return key
+
+    def badge(self, badge_id: str) -> StoredBadge | None:
+        key = badge_uuid(badge_id)
+        if key is None:
+            return None
+        with self._session() as s:
+            row = s.get(Badge, key)
+            return None if row is None else _stored(row)
+
+    def badges_of(self, sender_id: str) -> list[StoredBadge]:
+        with self._session() as s:
+            rows = s.execute(
+                select(Badge).join(Person, Badge.person_id == Person.id)
+                .where(Person.sender_id == sender_id).order_by(Badge.issued_at, Badge.id)
+            ).scalars().all()
+            return [_stored(row) for row in rows]
+
+    def revoke_badge(self, badge_id: str) -> StoredBadge | None:
+        """Revoke in the status list (if a callback is set) then mark the row; idempotent."""
+        key = badge_uuid(badge_id)
+        if key is None:
+            return None
+        with self._session() as s, s.begin():
+            row = s.get(Badge, key)
+            if row is None:
+                return None
+            if self.revoke_status is not None:
+                self.revoke_status(row.status_index)
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            s.flush()
+            return _stored(row)
+
     # --- rights of access and erasure ------------------------------------
 
     def export_person(self, sender_id: str) -> dict[str, Any]:
@@ -196,10 +305,11 @@ class Store:
                 .options(
                     selectinload(Person.experiences).selectinload(Experience.claims),
                     selectinload(Person.export_tokens),
+                    selectinload(Person.badges),
                 )
             ).scalar_one_or_none()
             if person is None:
-                return {"person": None, "experiences": [], "export_tokens": []}
+                return {"person": None, "experiences": [], "export_tokens": [], "badges": []}
             return {
                 "person": {
                     "sender_id": person.sender_id,
@@ -236,6 +346,20 @@ class Store:
                     {"expires_at": _iso(t.expires_at), "used_at": _iso(t.used_at)}
                     for t in person.export_tokens
                 ],
+                # the signed credential is the person's own: exported whole
+                "badges": [
+                    {
+                        "id": b.id,
+                        "skill_id": b.skill_id,
+                        "level": b.level,
+                        "issued_at": _iso(b.issued_at),
+                        "valid_until": _iso(b.valid_until),
+                        "revoked_at": _iso(b.revoked_at),
+                        "status_index": b.status_index,
+                        "jwt": b.jwt,
+                    }
+                    for b in person.badges
+                ],
             }
 
     def erase_person(self, sender_id: str) -> int:
@@ -243,6 +367,8 @@ class Store:
 
         Explicit deletes (children first) rather than relying on ON DELETE CASCADE
         alone, so the count is exact and erasure works even without FK enforcement.
+        The person's badges are first revoked in the status list (see the module
+        docstring); an index the list never allocated has nothing to revoke.
         """
         with self._session() as s, s.begin():
             person_id = s.execute(
@@ -250,8 +376,18 @@ class Store:
             ).scalar_one_or_none()
             if person_id is None:
                 return 0
+            if self.revoke_status is not None:
+                indexes = s.execute(
+                    select(Badge.status_index).where(Badge.person_id == person_id)
+                ).scalars().all()
+                for index in indexes:
+                    try:
+                        self.revoke_status(index)
+                    except KeyError:
+                        log.warning("erase: a badge status index was never allocated")
             experience_ids = select(Experience.id).where(Experience.person_id == person_id)
             statements = [
+                delete(Badge).where(Badge.person_id == person_id),
                 delete(SkillClaim).where(SkillClaim.experience_id.in_(experience_ids)),
                 delete(Experience).where(Experience.person_id == person_id),
                 delete(ExportToken).where(ExportToken.person_id == person_id),

@@ -31,6 +31,7 @@ Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 FIRST_NAME_MAX = 50
 CLAIM_STATUSES = ("confirmed", "rejected")
+BADGE_LEVELS = ("confirme", "expert")  # the certified levels (bot.badges.credential.Level)
 
 
 def utcnow() -> datetime:
@@ -60,6 +61,13 @@ class Person(Base):
         "ExportToken",
         back_populates="person",
         order_by="ExportToken.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    badges = relationship(
+        "Badge",
+        back_populates="person",
+        order_by="(Badge.issued_at, Badge.id)",
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
@@ -120,3 +128,25 @@ class ExportToken(Base):
     used_at = Column(DateTime(timezone=True), nullable=True)
 
     person = relationship("Person", back_populates="export_tokens")
+
+
+class Badge(Base):
+    """An issued Open Badge: the signed credential (VC-JWT) is the person's, kept to
+    serve its public verification page; ``status_index`` is its bit in /status/1."""
+
+    __tablename__ = "badges"
+    __table_args__ = (CheckConstraint("level IN ('confirme', 'expert')", name="level"),)
+
+    id = Column(String(36), primary_key=True)  # the credential's uuid (urn:uuid:<id>)
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    skill_id = Column(String(100), nullable=False)
+    level = Column(String(16), nullable=False)
+    jwt = Column(Text, nullable=False)
+    status_index = Column(Integer, nullable=False, unique=True)
+    issued_at = Column(DateTime(timezone=True), nullable=False)
+    valid_until = Column(DateTime(timezone=True), nullable=True)
+    revoked_at = Column(DateTime(timezone=True), nullable=True)
+
+    person = relationship("Person", back_populates="badges")

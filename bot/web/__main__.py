@@ -13,27 +13,36 @@ from bot.web.app import create_app
 log = logging.getLogger("bot.web")
 
 _TOKEN_PATH = re.compile(r"^/mes-donnees/.*")
+_BADGE_PATH = re.compile(r"^/badges/[^/]+")  # a badge id leads to one person's badge
 
 
 class AccessLogger(AbstractAccessLogger):
     """Method, path, status, duration: no client address, export tokens hidden."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        path = _TOKEN_PATH.sub("/mes-donnees/…", request.path)
+        path = _BADGE_PATH.sub("/badges/…", _TOKEN_PATH.sub("/mes-donnees/…", request.path))
         self.logger.info("%s %s %s %.0fms", request.method, path, response.status, time * 1000)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    issuer = None
+    try:  # keys and status list in ROOT/var (keys/, badges/status-1.json)
+        from bot.badges import BadgeIssuer
+
+        issuer = BadgeIssuer.from_settings(settings)
+    except Exception as exc:  # noqa: BLE001 - the chat page works without it
+        log.error("badge issuer unavailable (%s): badge pages disabled", type(exc).__name__)
     store = None
     try:
         from bot.storage import Store
 
-        store = Store(settings.db_url)
+        # erasing a person revokes their badges in the status list
+        store = Store(settings.db_url, revoke_status=issuer.revoke if issuer else None)
     except Exception as exc:  # noqa: BLE001 - the chat page works without it
         log.error("store unavailable (%s): data export disabled", type(exc).__name__)
-    app = create_app(settings, store)
+    app = create_app(settings, store, issuer=issuer)
     if store is not None:
         async def _close_store(_app: web.Application) -> None:
             store.close()

@@ -1,4 +1,5 @@
-"""The project's web app: the chat page, static files, health, personal data export.
+"""The project's web app: the chat page, static files, health, personal data export,
+and the public side of the badges (verification pages, JWKS, issuer, status list).
 
 Privacy rules: nothing personal is logged (no sender id, no token, no IP, no
 exception message, which could quote either); the export is never cached.
@@ -12,6 +13,7 @@ import json
 import logging
 import re
 import traceback
+from datetime import datetime
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
@@ -20,10 +22,16 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 
+from bot.badges.baking import bake_png, bake_svg, render_png, render_svg
+from bot.badges.credential import LEVEL_LABELS
+from bot.badges.vc_jwt import decode_unverified
 from bot.config import Settings
+from bot.referentiel import default_referentiel
 
 if TYPE_CHECKING:  # the real store; any object with these two methods will do
-    from bot.storage import Store  # noqa: F401
+    from bot.badges.issuer import BadgeIssuer  # noqa: F401
+    from bot.badges.vc_jwt import Verification  # noqa: F401
+    from bot.storage import Store, StoredBadge  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +56,22 @@ STORE_KEY = web.AppKey("store", object)
 VENDOR_KEY = web.AppKey("vendor_dir", Path)
 CSP_KEY = web.AppKey("csp", str)
 HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
+ISSUER_KEY = web.AppKey("issuer", object)
+
+BADGE_CACHE = "public, max-age=60"  # a revocation shows within a minute
+KEYS_CACHE = "public, max-age=300"
+BADGE_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+VC_JWT = "application/vc+jwt"
 
 
 class ExportStore(Protocol):
     def resolve_export_token(self, token: str) -> str | None: ...
 
     def export_person(self, sender_id: str) -> dict[str, Any]: ...
+
+
+class BadgeStore(Protocol):
+    def badge(self, badge_id: str) -> "StoredBadge | None": ...
 
 
 # --- rendering ---------------------------------------------------------------
@@ -338,6 +356,174 @@ async def _fetch_conversation(app: web.Application, sender_id: str) -> tuple[Any
     return tracker.get("events") or [], None
 
 
+# --- badges (public: no personal data on the pages) ---------------------------
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")
+# verdict -> (css class, explanation)
+VERDICTS = {
+    "valide": ("valide", "Il a bien été délivré par Atouts et n'a pas été modifié."),
+    "révoqué": ("revoque", "Atouts l'a retiré : il ne prouve plus cette compétence."),
+    "expiré": ("expire", "Sa date de validité est dépassée."),
+    "invalide": ("invalide", "Sa signature ou son contenu ne correspondent pas : il ne prouve rien."),
+    "inconnu": ("inconnu", "Son état n'a pas pu être vérifié pour le moment. Réessaie plus tard."),
+}
+CHECK_STEPS = ("signature", "dates", "format", "status")
+FAILED_STEP = {
+    "malformed": "signature", "unknown_key": "signature", "bad_signature": "signature",
+    "expired": "dates", "not_yet_valid": "dates", "invalid": "format", "wrong_issuer": "format",
+    "revoked": "status", "status_unavailable": "status",
+}
+STEP_OUTCOMES = {True: "réussi", False: "échec", None: "non vérifié"}
+
+
+def french_date(value: datetime | None) -> str:
+    if value is None:
+        return "sans date de fin"
+    return f"{'1er' if value.day == 1 else value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def badge_verdict(result: "Verification", row: "StoredBadge") -> tuple[str, str]:
+    """(verdict, reason): the status list and our own record must both say « not revoked »."""
+    reason = "revoked" if result.ok and row.revoked_at is not None else result.reason
+    verdict = {"ok": "valide", "revoked": "révoqué", "expired": "expiré",
+               "not_yet_valid": "inconnu", "status_unavailable": "inconnu"}.get(reason, "invalide")
+    return verdict, reason
+
+
+def badge_checks(issuer: "BadgeIssuer", row: "StoredBadge", result: "Verification",
+                 reason: str) -> list[dict[str, Any]]:
+    """What was checked, in order; the steps after a failure are « non vérifié »."""
+    failed = FAILED_STEP.get(reason)
+    kid = result.kid or "?"
+    labels = {
+        "signature": f"Signature EdDSA (Ed25519) avec la clé « {kid} » de l'émetteur, "
+                     f"publiée sur {issuer.urls.jwks}",
+        "dates": f"Dates : délivré le {french_date(row.issued_at)}, valable jusqu'au "
+                 f"{french_date(row.valid_until)}",
+        "format": f"Format Open Badges 3.0 et émetteur {issuer.urls.issuer}",
+        "status": f"Non révoqué : liste de statut {issuer.urls.status_list(1)}, "
+                  f"position {row.status_index}",
+    }
+    checks: list[dict[str, Any]] = []
+    passed: bool | None = True
+    for step in CHECK_STEPS:
+        if step == failed:
+            passed = False
+        checks.append({"check": step, "passed": passed, "label": labels[step]})
+        if passed is False:
+            passed = None
+    return checks
+
+
+def _badge_context(request: web.Request, badge_id: str) -> tuple["BadgeIssuer", "StoredBadge"]:
+    """The issuer and the stored badge `badge_id`, or 404 (also for any malformed id)."""
+    issuer = request.app.get(ISSUER_KEY)
+    store = request.app.get(STORE_KEY)
+    if issuer is None or not hasattr(store, "badge") or not BADGE_ID_RE.fullmatch(badge_id):
+        raise web.HTTPNotFound()
+    row = store.badge(badge_id)  # type: ignore[union-attr]
+    if row is None:
+        raise web.HTTPNotFound()
+    return issuer, row  # type: ignore[return-value]
+
+
+def _wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _skill_label(skill_id: str) -> str:
+    skill = default_referentiel().get(skill_id)
+    return skill.label if skill is not None else skill_id
+
+
+async def badge_page(request: web.Request) -> web.Response:
+    """GET /badges/{id} (HTML, or JSON with Accept: application/json) and /badges/{id}.json."""
+    badge_id = request.match_info["id"]
+    as_json = badge_id.endswith(".json") or _wants_json(request)
+    issuer, row = _badge_context(request, badge_id.removesuffix(".json"))
+    result = issuer.verify(row.jwt)
+    verdict, reason = badge_verdict(result, row)
+    checks = badge_checks(issuer, row, result, reason)
+    page_url = issuer.urls.badge(row.id)
+    headers = {"Cache-Control": BADGE_CACHE, "Vary": "Accept"}
+    if as_json:
+        body = {
+            "id": f"urn:uuid:{row.id}",
+            "url": page_url,
+            "verification": {"ok": verdict == "valide", "verdict": verdict, "reason": reason,
+                             "detail": result.detail, "kid": result.kid, "checks": checks},
+            "credential": decode_unverified(row.jwt),
+            "jwt": row.jwt,
+        }
+        return web.json_response(body, headers=headers,
+                                 dumps=lambda v: json.dumps(v, ensure_ascii=False, indent=2))
+    css, explanation = VERDICTS[verdict]
+    items = "\n".join(
+        f'      <li class="check-{"ok" if c["passed"] else "ko" if c["passed"] is False else "skip"}">'
+        f'<strong>{STEP_OUTCOMES[c["passed"]].capitalize()} :</strong> {html.escape(c["label"])}</li>'
+        for c in checks
+    )
+    skill = _skill_label(row.skill_id)
+    body_html = _template("badge.html").substitute(
+        title=html.escape(f"Badge « {skill} »"),
+        skill=html.escape(skill),
+        level=html.escape(LEVEL_LABELS.get(row.level, row.level)),
+        issued=french_date(row.issued_at),
+        issued_iso=row.issued_at.date().isoformat(),
+        until=french_date(row.valid_until),
+        issuer=html.escape(issuer.name),
+        issuer_url=html.escape(issuer.urls.base),
+        verdict=verdict,
+        verdict_class=css,
+        verdict_text=html.escape(explanation),
+        checks=items,
+        json_url=f"/badges/{row.id}.json",
+        png_url=f"/badges/{row.id}/image.png",
+        svg_url=f"/badges/{row.id}/image.svg",
+    )
+    response = html_response(200, body_html, BADGE_CACHE)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+async def badge_image(request: web.Request) -> web.Response:
+    """GET /badges/{id}/image.png|svg: the badge image, baked with its VC-JWT (OB 3.0 §5.3)."""
+    _, row = _badge_context(request, request.match_info["id"])
+    label, level = _skill_label(row.skill_id), LEVEL_LABELS.get(row.level, row.level)
+    if request.match_info["ext"] == "png":
+        body = await asyncio.to_thread(lambda: bake_png(render_png(label, level, row.level), row.jwt))
+        content_type = "image/png"
+    else:
+        body = bake_svg(render_svg(label, level, row.level), row.jwt)
+        content_type = "image/svg+xml"
+    return web.Response(body=body, content_type=content_type,
+                        headers={"Cache-Control": BADGE_CACHE})
+
+
+def _issuer(request: web.Request) -> "BadgeIssuer":
+    return request.app[ISSUER_KEY]  # type: ignore[return-value]
+
+
+async def jwks(request: web.Request) -> web.Response:
+    return web.json_response(_issuer(request).jwks(), headers={"Cache-Control": KEYS_CACHE})
+
+
+async def issuer_profile(request: web.Request) -> web.Response:
+    return web.json_response(_issuer(request).issuer_profile(), headers={"Cache-Control": KEYS_CACHE})
+
+
+async def status_list(request: web.Request) -> web.Response:
+    """The BitstringStatusListCredential, rebuilt (and re-signed) on each request: secured as
+    a VC-JWT (``application/vc+jwt``, VC-JOSE-COSE) unless JSON is asked for (unsigned)."""
+    issuer = _issuer(request)
+    headers = {"Cache-Control": "no-store", "Vary": "Accept"}
+    if _wants_json(request) and VC_JWT not in request.headers.get("Accept", ""):
+        return web.json_response(issuer.status_list_credential(), headers=headers)
+    return web.Response(text=issuer.status_list_jwt(), content_type=VC_JWT, headers=headers)
+
+
 async def _not_found(request: web.Request) -> web.Response:
     raise web.HTTPNotFound()
 
@@ -357,8 +543,10 @@ def create_app(
     store: "Store | ExportStore | None" = None,
     *,
     vendor_dir: Path | None = None,
+    issuer: "BadgeIssuer | None" = None,
 ) -> web.Application:
-    """The web app. `vendor_dir` (tests) replaces bot/web/static/vendor."""
+    """The web app. `vendor_dir` (tests) replaces bot/web/static/vendor; without
+    `issuer`, the badge routes are not served (404)."""
     app = web.Application(middlewares=[errors_middleware])
     app[SETTINGS_KEY] = settings
     if store is not None:
@@ -375,6 +563,13 @@ def create_app(
     app.router.add_get("/health", health)
     # no HEAD: a link preview must not spend the single-use token
     app.router.add_get("/mes-donnees/{token:.*}", export, allow_head=False)
+    if issuer is not None:
+        app[ISSUER_KEY] = issuer
+        app.router.add_get("/badges/{id}", badge_page)
+        app.router.add_get("/badges/{id}/image.{ext:png|svg}", badge_image)
+        app.router.add_get("/.well-known/jwks.json", jwks)
+        app.router.add_get("/issuer", issuer_profile)
+        app.router.add_get("/status/1", status_list)
     if vendor != VENDOR_DIR:  # otherwise served by /static below
         if vendor.is_dir():
             app.router.add_static("/static/vendor", vendor)

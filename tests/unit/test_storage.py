@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import itertools
 import math
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from bot.storage.db import MIGRATIONS_DIR, make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = [t.name for t in Base.metadata.sorted_tables]
+_INDEXES = itertools.count(7)
 
 
 @pytest.fixture
@@ -43,6 +47,8 @@ def row_counts(url: str, where_sender: str | None = None) -> dict[str, int]:
         "skill_claims": "SELECT c.id FROM skill_claims c JOIN experiences e "
         "ON e.id = c.experience_id JOIN persons p ON p.id = e.person_id WHERE p.sender_id = :s",
         "export_tokens": "SELECT t.id FROM export_tokens t JOIN persons p ON p.id = t.person_id "
+        "WHERE p.sender_id = :s",
+        "badges": "SELECT b.id FROM badges b JOIN persons p ON p.id = b.person_id "
         "WHERE p.sender_id = :s",
     }
     engine = make_engine(url)
@@ -70,6 +76,9 @@ def populate(store: Store, sender_id: str) -> int:
     store.add_skill_claim(exp, "organisation", 0.9, "confirmed", "j'ai tout planifié")
     store.add_skill_claim(exp, "leadership", 0.4, "rejected")
     store.create_export_token(sender_id)
+    store.save_badge(sender_id, f"urn:uuid:{uuid.uuid4()}", "organisation", "confirme",
+                     f"header.payload-{sender_id}.signature", next(_INDEXES),
+                     datetime(2026, 3, 1, tzinfo=timezone.utc))
     return exp
 
 
@@ -256,6 +265,9 @@ def test_export_contains_everything(store: Store) -> None:
         "leadership": "rejected",
     }
     assert len(data["export_tokens"]) == 1
+    [badge] = data["badges"]
+    assert badge["jwt"] == "header.payload-u1.signature" and badge["level"] == "confirme"
+    assert badge["issued_at"] == "2026-03-01T00:00:00+00:00" and badge["revoked_at"] is None
     # every stored value of the person appears in the export
     exported = json.dumps(data, ensure_ascii=False)
     for value in ["web", "v1", "J'ai organisé un tournoi de foot.", "sport",
@@ -274,7 +286,8 @@ def test_erase_removes_every_row_of_the_person_only(store: Store, url: str) -> N
     populate(store, "u2")
     before = row_counts(url, "u2")
     linked = row_counts(url, "u1")
-    assert linked == {"persons": 1, "experiences": 1, "skill_claims": 2, "export_tokens": 1}
+    assert linked == {"persons": 1, "experiences": 1, "skill_claims": 2, "export_tokens": 1,
+                      "badges": 1}
     assert store.erase_person("u1") == sum(linked.values())
     assert row_counts(url, "u1") == {name: 0 for name in TABLES}
     assert row_counts(url) == before  # all that is left belongs to u2
@@ -291,7 +304,7 @@ def test_database_cascades_on_person_delete(store: Store, url: str) -> None:
         conn.execute(text("DELETE FROM persons WHERE sender_id = 'u1'"))
     engine.dispose()
     assert row_counts(url) == {"persons": 1, "experiences": 1, "skill_claims": 2,
-                               "export_tokens": 1}
+                               "export_tokens": 1, "badges": 1}
     assert row_counts(url, "u2") == row_counts(url)
 
 
@@ -341,3 +354,71 @@ def test_garbage_tokens_return_none(store: Store, garbage) -> None:
     store.record_consent("u1", True, "v1")
     store.create_export_token("u1")
     assert store.resolve_export_token(garbage) is None
+
+
+# --- badges ------------------------------------------------------------------------
+
+
+def test_badge_round_trip_and_revocation(store: Store) -> None:
+    revoked: list[int] = []
+    store.revoke_status = revoked.append
+    store.record_consent("u1", True, "v1")
+    badge_id = str(uuid.uuid4())
+    until = datetime(2027, 1, 1, tzinfo=timezone.utc)
+    assert store.save_badge("u1", f"urn:uuid:{badge_id.upper()}", "empathie", "expert", "a.b.c", 42,
+                            datetime(2026, 1, 1, tzinfo=timezone.utc), until) == badge_id
+    stored = store.badge(badge_id)
+    assert stored is not None and stored == store.badge(f"urn:uuid:{badge_id}")
+    assert (stored.skill_id, stored.level, stored.jwt, stored.status_index) == ("empathie", "expert", "a.b.c", 42)
+    assert stored.valid_until == until and stored.revoked_at is None
+    assert store.badges_of("u1") == [stored] and store.badges_of("nobody") == []
+    first = store.revoke_badge(badge_id)
+    assert first is not None and first.revoked_at is not None and revoked == [42]
+    again = store.revoke_badge(badge_id)
+    assert again is not None and again.revoked_at == first.revoked_at
+    assert store.revoke_badge(str(uuid.uuid4())) is None
+
+
+def test_badge_rules(store: Store) -> None:
+    now = datetime.now(timezone.utc)
+    assert store.save_badge("u1", str(uuid.uuid4()), "empathie", "confirme", "a.b.c", 1, now) is None
+    store.record_consent("u1", True, "v1")
+    with pytest.raises(ValueError):
+        store.save_badge("u1", "not-a-uuid", "empathie", "confirme", "a.b.c", 1, now)
+    with pytest.raises(ValueError):
+        store.save_badge("u1", str(uuid.uuid4()), "empathie", "debutant", "a.b.c", 1, now)
+    store.save_badge("u1", str(uuid.uuid4()), "empathie", "confirme", "a.b.c", 1, now)
+    with pytest.raises(Exception):  # the status index is unique
+        store.save_badge("u1", str(uuid.uuid4()), "empathie", "expert", "a.b.c", 1, now + timedelta(1))
+    for garbage in ["", "x" * 10_000, "é", "urn:uuid:", str(uuid.uuid4()).replace("-", ""), None]:
+        assert store.badge(garbage) is None  # type: ignore[arg-type]
+
+
+def test_erase_revokes_badges_first(store: Store) -> None:
+    revoked: list[int] = []
+
+    def revoke(index: int) -> None:
+        if index == 99:
+            raise KeyError(index)  # never allocated in this list: nothing to revoke
+        revoked.append(index)
+
+    store.revoke_status = revoke
+    store.record_consent("u1", True, "v1")
+    now = datetime.now(timezone.utc)
+    ids = [store.save_badge("u1", str(uuid.uuid4()), "empathie", "confirme", "a.b.c", i, now)
+           for i in (5, 99)]
+    assert store.erase_person("u1") == 3 and revoked == [5]
+    assert all(store.badge(i) is None for i in ids if i)
+
+
+def test_erase_fails_whole_when_revocation_fails(store: Store) -> None:
+    def broken(index: int) -> None:
+        raise OSError("status list unwritable")
+
+    store.revoke_status = broken
+    store.record_consent("u1", True, "v1")
+    store.save_badge("u1", str(uuid.uuid4()), "empathie", "confirme", "a.b.c", 3,
+                     datetime.now(timezone.utc))
+    with pytest.raises(OSError):
+        store.erase_person("u1")
+    assert len(store.badges_of("u1")) == 1 and store.has_consent("u1")
