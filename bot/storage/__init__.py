@@ -15,9 +15,7 @@ silent half-erasure. Without a callback, only the rows are deleted.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,28 +26,42 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.storage.db import DEFAULT_URL, alembic_config, make_engine, migration_connection, url_from_env
+from bot.storage.challenge import (
+    ChallengeStore,
+    InvitationInfo,
+    InvitationView,
+    ReferentAnswers,
+    SelfAssessment,
+    Submission,
+)
 from bot.storage.models import (
     BADGE_LEVELS,
     CLAIM_STATUSES,
     FIRST_NAME_MAX,
+    Assessment,
     Badge,
     Base,
     Experience,
     ExportToken,
+    Invitation,
     Person,
+    ReferentResponse,
     SkillClaim,
+    aware,
+    iso,
     utcnow,
 )
+from bot.storage.tokens import hash_token, new_token, plausible
 
 __all__ = [
-    "DEFAULT_URL", "Badge", "Base", "Experience", "ExportToken", "Person", "SkillClaim",
-    "SkillSummary", "Store", "StoredBadge", "badge_uuid",
+    "DEFAULT_URL", "Assessment", "Badge", "Base", "Experience", "ExportToken", "Invitation",
+    "InvitationInfo", "InvitationView", "Person", "ReferentAnswers", "ReferentResponse",
+    "SelfAssessment", "SkillClaim", "SkillSummary", "Store", "StoredBadge", "Submission", "badge_uuid",
 ]
 
 log = logging.getLogger(__name__)
 
 DETAIL_KEYS = frozenset({"action", "difficulty", "result"})
-_TOKEN_MAX_LEN = 256  # token_urlsafe(32) is 43 characters
 
 
 @dataclass(frozen=True)
@@ -71,17 +83,6 @@ class StoredBadge:
     revoked_at: datetime | None
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite gives back naive datetimes, in UTC
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def _iso(value: datetime | None) -> str | None:
-    value = _aware(value)
-    return None if value is None else value.isoformat()
-
-
 def badge_uuid(badge_id: object) -> str | None:
     """The canonical lower-case uuid of a badge id (``urn:uuid:…`` or bare), else None."""
     if not isinstance(badge_id, str) or len(badge_id) > 45:
@@ -97,16 +98,12 @@ def badge_uuid(badge_id: object) -> str | None:
 def _stored(badge: Badge) -> StoredBadge:
     return StoredBadge(
         id=badge.id, skill_id=badge.skill_id, level=badge.level, jwt=badge.jwt,
-        status_index=badge.status_index, issued_at=_aware(badge.issued_at),  # type: ignore[arg-type]
-        valid_until=_aware(badge.valid_until), revoked_at=_aware(badge.revoked_at),
+        status_index=badge.status_index, issued_at=aware(badge.issued_at),  # type: ignore[arg-type]
+        valid_until=aware(badge.valid_until), revoked_at=aware(badge.revoked_at),
     )
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-class Store:
+class Store(ChallengeStore):
     def __init__(self, url: str, revoke_status: Callable[[int], None] | None = None) -> None:
         """``revoke_status(index)`` revokes a badge in the status list (``BadgeIssuer.revoke``)."""
         self.url = url
@@ -306,19 +303,22 @@ class Store:
                     selectinload(Person.experiences).selectinload(Experience.claims),
                     selectinload(Person.export_tokens),
                     selectinload(Person.badges),
+                    selectinload(Person.assessments),
+                    selectinload(Person.invitations).selectinload(Invitation.responses),
                 )
             ).scalar_one_or_none()
             if person is None:
-                return {"person": None, "experiences": [], "export_tokens": [], "badges": []}
+                return {"person": None, "experiences": [], "export_tokens": [], "badges": [],
+                        "assessments": [], "referent_invitations": []}
             return {
                 "person": {
                     "sender_id": person.sender_id,
                     "channel": person.channel,
                     "first_name": person.first_name,
                     "consent_given": person.consent_given,
-                    "consent_at": _iso(person.consent_at),
+                    "consent_at": iso(person.consent_at),
                     "notice_version": person.notice_version,
-                    "created_at": _iso(person.created_at),
+                    "created_at": iso(person.created_at),
                 },
                 "experiences": [
                     {
@@ -326,7 +326,7 @@ class Store:
                         "text": exp.text,
                         "context": exp.context,
                         "details": dict(exp.details or {}),
-                        "created_at": _iso(exp.created_at),
+                        "created_at": iso(exp.created_at),
                         "skills": [
                             {
                                 "id": claim.id,
@@ -334,7 +334,7 @@ class Store:
                                 "confidence": claim.confidence,
                                 "status": claim.status,
                                 "evidence": claim.evidence,
-                                "created_at": _iso(claim.created_at),
+                                "created_at": iso(claim.created_at),
                             }
                             for claim in exp.claims
                         ],
@@ -343,7 +343,7 @@ class Store:
                 ],
                 # the token hashes themselves are a security detail, not personal data
                 "export_tokens": [
-                    {"expires_at": _iso(t.expires_at), "used_at": _iso(t.used_at)}
+                    {"expires_at": iso(t.expires_at), "used_at": iso(t.used_at)}
                     for t in person.export_tokens
                 ],
                 # the signed credential is the person's own: exported whole
@@ -352,14 +352,15 @@ class Store:
                         "id": b.id,
                         "skill_id": b.skill_id,
                         "level": b.level,
-                        "issued_at": _iso(b.issued_at),
-                        "valid_until": _iso(b.valid_until),
-                        "revoked_at": _iso(b.revoked_at),
+                        "issued_at": iso(b.issued_at),
+                        "valid_until": iso(b.valid_until),
+                        "revoked_at": iso(b.revoked_at),
                         "status_index": b.status_index,
                         "jwt": b.jwt,
                     }
                     for b in person.badges
                 ],
+                **self._export_challenge(person),
             }
 
     def erase_person(self, sender_id: str) -> int:
@@ -386,7 +387,11 @@ class Store:
                     except KeyError:
                         log.warning("erase: a badge status index was never allocated")
             experience_ids = select(Experience.id).where(Experience.person_id == person_id)
+            invitation_ids = select(Invitation.id).where(Invitation.person_id == person_id)
             statements = [
+                delete(ReferentResponse).where(ReferentResponse.invitation_id.in_(invitation_ids)),
+                delete(Invitation).where(Invitation.person_id == person_id),
+                delete(Assessment).where(Assessment.person_id == person_id),
                 delete(Badge).where(Badge.person_id == person_id),
                 delete(SkillClaim).where(SkillClaim.experience_id.in_(experience_ids)),
                 delete(Experience).where(Experience.person_id == person_id),
@@ -404,7 +409,7 @@ class Store:
 
     def create_export_token(self, sender_id: str, ttl_seconds: int = 3600) -> str | None:
         """A single-use secret for downloading the export; only its hash is kept."""
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         now = utcnow()
         with self._session() as s, s.begin():
             person = self._person(s, sender_id)
@@ -422,7 +427,7 @@ class Store:
             s.add(
                 ExportToken(
                     person_id=person.id,
-                    token_hash=_hash_token(token),
+                    token_hash=hash_token(token),
                     expires_at=now + timedelta(seconds=ttl_seconds),
                 )
             )
@@ -430,11 +435,9 @@ class Store:
 
     def resolve_export_token(self, token: str) -> str | None:
         """The sender_id if the token is known, unexpired and unused; it is then spent."""
-        if not isinstance(token, str) or not 0 < len(token) <= _TOKEN_MAX_LEN:
+        if not plausible(token):
             return None
-        if not token.isascii():
-            return None
-        token_hash = _hash_token(token)
+        token_hash = hash_token(token)
         now = utcnow()
         with self._session() as s, s.begin():
             # one conditional UPDATE: two concurrent requests cannot both spend it

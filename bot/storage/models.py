@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -32,10 +33,29 @@ Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 FIRST_NAME_MAX = 50
 CLAIM_STATUSES = ("confirmed", "rejected")
 BADGE_LEVELS = ("confirme", "expert")  # the certified levels (bot.badges.credential.Level)
+REFERENT_NAME_MAX = 50
+COMMENT_MAX = 1000
+EXAMPLE_MAX = 500
+# who a referent is for the young person (the buttons of the invitation form)
+RELATIONSHIPS = (
+    "coach", "tuteur", "responsable_benevole", "enseignant", "employeur", "collegue", "autre",
+)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes (in UTC): make them aware again."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def iso(value: datetime | None) -> str | None:
+    value = aware(value)
+    return None if value is None else value.isoformat()
 
 
 class Person(Base):
@@ -61,6 +81,20 @@ class Person(Base):
         "ExportToken",
         back_populates="person",
         order_by="ExportToken.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    assessments = relationship(
+        "Assessment",
+        back_populates="person",
+        order_by="Assessment.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    invitations = relationship(
+        "Invitation",
+        back_populates="person",
+        order_by="Invitation.id",
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
@@ -150,3 +184,83 @@ class Badge(Base):
     revoked_at = Column(DateTime(timezone=True), nullable=True)
 
     person = relationship("Person", back_populates="badges")
+
+
+class Assessment(Base):
+    """The person's own answers to one skill's questionnaire (one row per skill).
+
+    ``answers`` maps item ids to scale values (0 = « Jamais » … 3 = « Toujours »),
+    ``examples`` item ids to the short concrete example given on a key item.
+    Saved answer by answer, so that a paused questionnaire resumes where it stopped.
+    """
+
+    __tablename__ = "assessments"
+    __table_args__ = (UniqueConstraint("person_id", "skill_id"),)
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    skill_id = Column(String(100), nullable=False)
+    answers = Column(JSON, nullable=False, default=dict)
+    examples = Column(JSON, nullable=False, default=dict)
+    started_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    completed_at = Column(DateTime(timezone=True), nullable=True)
+
+    person = relationship("Person", back_populates="assessments")
+
+
+class Invitation(Base):
+    """A referent invited by the person: only their first name and relationship are
+    kept (no email: when one is given, it is used once to send the link). The link's
+    token is kept as a sha256 hash; it is single-use, expires and can be revoked."""
+
+    __tablename__ = "referent_invitations"
+    __table_args__ = (
+        CheckConstraint(
+            "relation IN (" + ", ".join(f"'{r}'" for r in RELATIONSHIPS) + ")",
+            name="relation",
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    referent_name = Column(String(REFERENT_NAME_MAX), nullable=False)
+    relation = Column(String(32), nullable=False)  # one of RELATIONSHIPS
+    skill_ids = Column(JSON, nullable=False, default=list)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    used_at = Column(DateTime(timezone=True), nullable=True)
+    revoked_at = Column(DateTime(timezone=True), nullable=True)
+
+    person = relationship("Person", back_populates="invitations")
+    responses = relationship(
+        "ReferentResponse",
+        back_populates="invitation",
+        order_by="ReferentResponse.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class ReferentResponse(Base):
+    """A referent's answers for one skill: item id -> scale value, or null for
+    « Je ne sais pas »; an optional comment for the young person."""
+
+    __tablename__ = "referent_responses"
+    __table_args__ = (UniqueConstraint("invitation_id", "skill_id"),)
+
+    id = Column(Integer, primary_key=True)
+    invitation_id = Column(
+        Integer, ForeignKey("referent_invitations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    skill_id = Column(String(100), nullable=False)
+    answers = Column(JSON, nullable=False, default=dict)
+    comment = Column(Text, nullable=True)
+    submitted_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    invitation = relationship("Invitation", back_populates="responses")

@@ -50,6 +50,12 @@ def row_counts(url: str, where_sender: str | None = None) -> dict[str, int]:
         "WHERE p.sender_id = :s",
         "badges": "SELECT b.id FROM badges b JOIN persons p ON p.id = b.person_id "
         "WHERE p.sender_id = :s",
+        "assessments": "SELECT a.id FROM assessments a JOIN persons p ON p.id = a.person_id "
+        "WHERE p.sender_id = :s",
+        "referent_invitations": "SELECT i.id FROM referent_invitations i JOIN persons p "
+        "ON p.id = i.person_id WHERE p.sender_id = :s",
+        "referent_responses": "SELECT r.id FROM referent_responses r JOIN referent_invitations i "
+        "ON i.id = r.invitation_id JOIN persons p ON p.id = i.person_id WHERE p.sender_id = :s",
     }
     engine = make_engine(url)
     try:
@@ -79,6 +85,11 @@ def populate(store: Store, sender_id: str) -> int:
     store.save_badge(sender_id, f"urn:uuid:{uuid.uuid4()}", "organisation", "confirme",
                      f"header.payload-{sender_id}.signature", next(_INDEXES),
                      datetime(2026, 3, 1, tzinfo=timezone.utc))
+    store.open_self_assessment(sender_id, "organisation")
+    store.record_self_answer(sender_id, "organisation", "organisation_1", 2)
+    token, _ = store.create_invitation(sender_id, "Karim", "coach", ["organisation"])
+    store.submit_referent(token, {"organisation": {"organisation_1": 3, "organisation_2": None}})
+    store.create_invitation(sender_id, "Léa", "tuteur", ["organisation"])
     return exp
 
 
@@ -287,7 +298,8 @@ def test_erase_removes_every_row_of_the_person_only(store: Store, url: str) -> N
     before = row_counts(url, "u2")
     linked = row_counts(url, "u1")
     assert linked == {"persons": 1, "experiences": 1, "skill_claims": 2, "export_tokens": 1,
-                      "badges": 1}
+                      "badges": 1, "assessments": 1, "referent_invitations": 2,
+                      "referent_responses": 1}
     assert store.erase_person("u1") == sum(linked.values())
     assert row_counts(url, "u1") == {name: 0 for name in TABLES}
     assert row_counts(url) == before  # all that is left belongs to u2
@@ -304,7 +316,8 @@ def test_database_cascades_on_person_delete(store: Store, url: str) -> None:
         conn.execute(text("DELETE FROM persons WHERE sender_id = 'u1'"))
     engine.dispose()
     assert row_counts(url) == {"persons": 1, "experiences": 1, "skill_claims": 2,
-                               "export_tokens": 1, "badges": 1}
+                               "export_tokens": 1, "badges": 1, "assessments": 1,
+                               "referent_invitations": 2, "referent_responses": 1}
     assert row_counts(url, "u2") == row_counts(url)
 
 
