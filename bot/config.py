@@ -23,6 +23,8 @@ class Settings:
     web_port: int
     rasa_token: str
     export_ttl_seconds: int
+    var_dir: Path  # generated data: keys, badge status list, secrets (git-ignored)
+    invitation_ttl_seconds: int  # referent links
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -37,4 +39,6 @@ class Settings:
             web_port=web_port,
             rasa_token=_env("ATOUTS_RASA_TOKEN", ""),
             export_ttl_seconds=int(_env("ATOUTS_EXPORT_TTL", "3600")),
+            var_dir=Path(_env("ATOUTS_VAR_DIR", str(ROOT / "var"))),
+            invitation_ttl_seconds=int(_env("ATOUTS_INVITATION_TTL", str(30 * 24 * 3600))),
         )

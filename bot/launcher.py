@@ -83,6 +83,7 @@ class Stack:
         env.update(
             {
                 "ATOUTS_DB_URL": c.app_db_url,
+                "ATOUTS_VAR_DIR": str(c.var_dir),
                 "ATOUTS_RASA_URL": f"http://127.0.0.1:{c.rasa_port}",
                 "ATOUTS_PUBLIC_RASA_URL": os.environ.get(
                     "ATOUTS_PUBLIC_RASA_URL", f"http://localhost:{c.rasa_port}"

@@ -45,7 +45,8 @@ class BadgeIssuer:
 
     @classmethod
     def from_settings(cls, settings: Optional[Settings] = None) -> "BadgeIssuer":
-        return cls((settings or Settings.from_env()).public_url)
+        settings = settings or Settings.from_env()
+        return cls(settings.public_url, settings.var_dir)
 
     def issue(self, request: BadgeRequest, *, now: Optional[datetime] = None) -> IssuedBadge:
         key = self.keys.current()

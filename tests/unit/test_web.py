@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -36,6 +37,8 @@ def make_settings(**overrides: Any) -> Settings:
         web_port=8080,
         rasa_token="",
         export_ttl_seconds=3600,
+        var_dir=Path(tempfile.gettempdir()) / "atouts-test-var",
+        invitation_ttl_seconds=30 * 24 * 3600,
     )
     values.update(overrides)
     return Settings(**values)
