@@ -91,9 +91,14 @@ class ActionAfterName(Action):
         name = _first_name(tracker)
         events: List[EventType] = []
         latest = tracker.latest_message or {}
-        if name is None and (latest.get("intent") or {}).get("name") == "give_name":
-            name = clean_first_name(latest.get("text"))  # "Inès" alone: no entity found
-            events.append(SlotSet("first_name", name))
+        if (latest.get("intent") or {}).get("name") == "give_name":
+            # given in passing, outside the name form: the entity, else the text ("Inès" alone)
+            entity = next((e.get("value") for e in latest.get("entities") or []
+                           if e.get("entity") == "first_name" and isinstance(e.get("value"), str)), None)
+            given = clean_first_name(entity or latest.get("text"))
+            if given and given != name:
+                name = given
+                events.append(SlotSet("first_name", name))
         if _consent(tracker):
             services.store().set_first_name(tracker.sender_id, name)
         dispatcher.utter_message(text=messages.after_name(name))
@@ -383,4 +388,6 @@ class _AskSlot(Action, abc.ABC):
 
 
 for _slot in messages.ASK:
+    if _slot == "first_name":  # asked by actions.challenge.ActionAskFirstName (two forms use it)
+        continue
     globals()[f"ActionAsk_{_slot}"] = type(f"ActionAsk_{_slot}", (_AskSlot,), {"slot": _slot})

@@ -51,3 +51,31 @@ def yes_no(text: Optional[str]) -> Optional[bool]:
     if folded in _YES or folded.startswith(("oui ", "ouais ")):
         return True
     return None
+
+
+# Who a referent is, from free text ("mon coach de judo", "ma tutrice", "le patron").
+_RELATIONS = (
+    ("responsable_benevole", ("benevol", "association", "asso ", "resto du coeur", "restos du coeur")),
+    ("coach", ("coach", "entraineur", "entraineuse", "educateur sportif", "educatrice sportive")),
+    ("tuteur", ("tuteur", "tutrice", "maitre de stage", "maitresse de stage", "maitre d apprentissage",
+                "maitresse d apprentissage", "stage")),
+    ("enseignant", ("prof", "enseignant", "enseignante", "professeur", "formateur", "formatrice",
+                    "instit", "cpe")),
+    ("employeur", ("employeur", "employeuse", "patron", "patronne", "boss", "chef", "manager",
+                   "responsable", "gerant", "gerante", "directeur", "directrice")),
+    ("collegue", ("collegue", "collegues", "coequipier", "coequipiere")),
+    ("autre", ("autre", "voisin", "voisine", "ami", "amie", "pote", "famille", "oncle", "tante",
+               "cousin", "cousine", "parrain", "marraine", "animateur", "animatrice", "educateur",
+               "educatrice", "conseiller", "conseillere")),
+)
+
+
+def relation_from_text(text: Optional[str]) -> Optional[str]:
+    """One of bot.storage.models.RELATIONSHIPS, or None when unclear."""
+    folded = " " + " ".join(re.sub(r"[^\w ]", " ", fold(text or "")).split()) + " "
+    if not folded.strip():
+        return None
+    for relation, words in _RELATIONS:
+        if any(f" {w}" in folded for w in words):
+            return relation
+    return None

@@ -54,6 +54,8 @@ INTENT_LABELS: Dict[str, str] = {
     "give_name": "me donner ton prénom",
     "insult": "râler un peu",
     "out_of_scope": "autre chose",
+    "choose": "choisir cette réponse",
+    "manage_invitations": "voir ou annuler tes invitations",
 }
 
 
@@ -208,3 +210,214 @@ FALLBACK_BUTTONS = MENU_BUTTONS + [
     {"title": "C'est quoi une compétence ?", "payload": "/ask_what_are_soft_skills"},
 ]
 RESUME_CONFIRMATIONS = "On reprend là où on s'était arrêté 👇"
+
+
+# --- Challenger: self-assessment, referents, levels, badges ---------------------------
+
+def choose(entity: str, value: str) -> str:
+    """A button payload that carries its answer as an entity (no NLU guesswork)."""
+    return '/choose{"%s":"%s"}' % (entity, value)
+
+
+SCALE_LABELS = ("Jamais", "Parfois", "Souvent", "Toujours")
+SCALE_BUTTONS = [{"title": label, "payload": choose("scale", str(n))} for n, label in enumerate(SCALE_LABELS)]
+SKIP_BUTTON = {"title": "Passer", "payload": "/skip"}
+LEVEL_NAMES = {"en_progression": "en progression", "confirme": "confirmé", "expert": "expert"}
+RELATION_LABELS: Dict[str, str] = {
+    "coach": "ton coach",
+    "tuteur": "ton tuteur de stage",
+    "responsable_benevole": "ton responsable bénévole",
+    "enseignant": "ton prof",
+    "employeur": "ton employeur",
+    "collegue": "ton collègue",
+    "autre": "quelqu'un qui te connaît",
+}
+RELATION_BUTTONS = [
+    {"title": title, "payload": choose("relation", rel)}
+    for rel, title in [
+        ("coach", "Coach"), ("tuteur", "Tuteur de stage"), ("responsable_benevole", "Responsable bénévole"),
+        ("enseignant", "Prof"), ("employeur", "Employeur"), ("collegue", "Collègue"), ("autre", "Autre"),
+    ]
+]
+ALL_SKILLS = "toutes"
+
+ASSESSMENT_NEEDS_CONSENT = (
+    "Pour te faire passer le test et inviter des personnes qui te connaissent, je dois garder "
+    "tes réponses. Tu es d'accord ?"
+)
+CHALLENGE_NO_SKILLS = (
+    "Pour tester une compétence, il faut d'abord la repérer 🔎 Raconte-moi une expérience "
+    "et on verra ensemble ce qu'elle montre !"
+)
+SCALE_NOT_UNDERSTOOD = "Choisis une réponse avec les boutons 🙂 (ou écris jamais, parfois, souvent ou toujours)"
+SKILL_NOT_OFFERED = "Choisis une des compétences de ton profil avec les boutons 🙂"
+EXAMPLE_THANKS = "Merci, c'est noté ✍️"
+ASSESSMENT_PAUSED = "OK, on fait une pause 👍 Je garde tes réponses : tu reprendras à la même question."
+
+
+def skill_buttons(skills: Sequence[Skill], notes: Optional[Dict[str, str]] = None) -> List[Dict[str, str]]:
+    notes = notes or {}
+    return [
+        {"title": f"{s.title}{' ' + notes[s.id] if s.id in notes else ''}", "payload": choose("skill", s.id)}
+        for s in skills
+    ]
+
+
+def ask_assessment_skill(count: int) -> str:
+    if count == 1:
+        return "On teste cette compétence ? 6 questions, 2 minutes ⏱️"
+    return "Quelle compétence tu veux tester ? Quelques questions, 2 minutes ⏱️"
+
+
+def assessment_start(skill: Skill, answered: int, total: int) -> str:
+    if answered:
+        return f"On reprend {skill.title} 👍 Il te reste {total - answered} question{'s' if total - answered > 1 else ''}."
+    return (
+        f"C'est parti pour {skill.title} !  \n"
+        "Pour chaque phrase, dis-moi si c'est vrai pour toi. Il n'y a pas de mauvaise réponse 🙂"
+    )
+
+
+def assessment_question(item_text: str, number: int, total: int) -> str:
+    return f"Question {number}/{total}  \n« {item_text} »"
+
+
+def ask_example() -> str:
+    return "Top 👍 Tu as un exemple concret ? Une phrase suffit."
+
+
+def _items(skill: Skill, ids: Sequence[str]) -> List[str]:
+    texts = {item.id: item.self_text for item in skill.items}
+    return [f"« {texts[i]} »" for i in ids if i in texts]
+
+
+def assessment_summary(skill: Skill, strong: Sequence[str], weak: Sequence[str]) -> str:
+    lines = [f"Bravo, tu as fini le test {skill.title} 🎉"]
+    good = _items(skill, strong)
+    if good:
+        lines.append("Tes points forts 💪 " + " ".join(good))
+    else:
+        lines.append("Tu as été honnête, c'est déjà une vraie force 💪")
+    todo = _items(skill, weak)
+    if todo:
+        lines.append("Une chose à travailler : " + todo[0])
+    return "  \n".join(lines)
+
+
+def disagreement(gap: int) -> str:
+    if gap > 0:
+        return ("Tu te donnes de meilleures réponses que tes référents. Ce n'est pas grave : "
+                "parles-en avec eux, qu'est-ce qu'ils ont vu ? 💬")
+    return ("Tes référents te donnent de meilleures réponses que toi 😉 "
+            "Parles-en avec eux : ils ont sûrement des exemples à te donner.")
+
+
+def invite_suggestion(skill: Skill) -> str:
+    return (
+        f"Pour obtenir le badge {skill.label}, il faut l'avis d'au moins une personne qui t'a vu faire "
+        "(coach, tuteur de stage, prof, employeur…). Tu veux l'inviter ?"
+    )
+
+
+def invite_buttons(skill_id: Optional[str] = None) -> List[Dict[str, str]]:
+    payload = '/invite_referent{"skill":"%s"}' % skill_id if skill_id else "/invite_referent"
+    return [{"title": "Inviter quelqu'un", "payload": payload},
+            {"title": "Plus tard", "payload": "/skip"}]
+
+
+def ask_referent_name() -> str:
+    return "Qui veux-tu inviter ? Donne juste son prénom 🙂"
+
+
+def ask_referent_relation(name: str) -> str:
+    return f"{name}, c'est qui pour toi ?"
+
+
+def ask_referent_skills(name: str) -> str:
+    return f"Sur quelle compétence {name} peut donner son avis ?"
+
+
+def ask_own_first_name(name: str) -> str:
+    return f"Quel prénom je montre à {name} ? C'est pour savoir qui l'invite 🙂"
+
+
+def referent_name_not_understood() -> str:
+    return "Juste son prénom, par exemple « Karim » 🙂"
+
+
+def relation_not_understood() -> str:
+    return "Choisis avec les boutons 🙂"
+
+
+def invitation_link(name: str, relation: str, url: str, days: int) -> List[str]:
+    who = RELATION_LABELS.get(relation, "cette personne")
+    return [
+        f"C'est prêt ✅ Envoie ce lien à {name} ({who}) par SMS, WhatsApp ou mail.  \n"
+        f"Il marche une seule fois, pendant {days} jours, sans créer de compte :",
+        url,
+        f"Je te préviens ici dès que {name} a répondu 🔔 Tu peux annuler le lien quand tu veux : "
+        "écris « annuler une invitation ».",
+    ]
+
+
+def invitations_list(lines: Sequence[str]) -> str:
+    if not lines:
+        return "Tu n'as invité personne pour l'instant."
+    return "Tes invitations 📨  \n" + "  \n".join(lines)
+
+
+def invitation_line(name: str, relation: str, state: str) -> str:
+    states = {"open": "en attente", "used": "a répondu ✅", "expired": "lien expiré",
+              "revoked": "lien annulé"}
+    return f"{name} ({RELATION_LABELS.get(relation, 'autre')}) : {states.get(state, state)}"
+
+
+def invitation_revoked(name: str) -> str:
+    return f"C'est fait : le lien de {name} ne marche plus 🔒"
+
+
+def nothing_to_revoke() -> str:
+    return "Tu n'as aucun lien en attente à annuler 🙂"
+
+
+def which_to_revoke() -> str:
+    return "Quel lien veux-tu annuler ?"
+
+
+def referent_answered(name: str, relation: str) -> str:
+    return f"{name}, {RELATION_LABELS.get(relation, 'quelqu’un qui te connaît')}, a répondu ! 🎉"
+
+
+def referent_comment(name: str, comment: str) -> str:
+    return f"{name} t'a laissé un mot 💬 « {comment} »"
+
+
+def level_reached(skill: Skill, level: str) -> str:
+    return f"{skill.title} : niveau {LEVEL_NAMES[level]} 🏅"
+
+
+def level_missing(skill: Skill, self_done: bool, referents: int, min_referents: int) -> str:
+    if not self_done:
+        return f"Pour le badge {skill.label}, il te reste à finir ton propre test : écris « tester {skill.label.lower()} »."
+    if referents < min_referents:
+        return (f"Pour le badge {skill.label}, il faut l'avis d'au moins {min_referents} "
+                f"personne{'s' if min_referents > 1 else ''} qui t'a vu faire.")
+    return (f"{skill.title} : pour l'instant, niveau « en progression ». Continue, "
+            "chaque expérience compte 💪")
+
+
+def badge_ready(badge_name: str) -> str:
+    return f"Ton badge « {badge_name} » est prêt 🏅 Tout le monde peut vérifier qu'il est vrai."
+
+
+def badge_links(page_url: str, linkedin: str) -> str:
+    return f"Le voir et le partager : {page_url}  \nL'ajouter à ton profil LinkedIn : {linkedin}"
+
+
+def no_badges() -> str:
+    return ("Tu n'as pas encore de badge. Pour en avoir un : repère une compétence, "
+            "passe le test, puis invite quelqu'un qui t'a vu faire 💪")
+
+
+def badge_line(title: str, level: str, revoked: bool) -> str:
+    return f"{title} — {LEVEL_NAMES.get(level, level)}{' (annulé)' if revoked else ''}"

@@ -1,39 +1,59 @@
-"""Process-wide services for the action server: settings, database, référentiel."""
+"""Process-wide services for the action server: settings, database, référentiel,
+scoring rules and the badge issuer."""
 from __future__ import annotations
 
 import threading
 from typing import Optional
 
+from bot.badges import BadgeIssuer
 from bot.config import Settings
 from bot.referentiel import Referentiel, default_referentiel
+from bot.scoring import ScoringRules, default_rules
 from bot.storage import Store
 
 _lock = threading.Lock()
 _store: Optional[Store] = None
+_issuer: Optional[BadgeIssuer] = None
 
 
 def settings() -> Settings:
     return Settings.from_env()
 
 
+def issuer() -> BadgeIssuer:
+    """The badge issuer (keys and status list in ATOUTS_VAR_DIR)."""
+    global _issuer
+    with _lock:
+        if _issuer is None:
+            _issuer = BadgeIssuer.from_settings(settings())
+        return _issuer
+
+
 def store() -> Store:
-    """The app database, migrated to the latest schema on first use."""
+    """The app database, migrated to the latest schema on first use; erasing a
+    person revokes their badges in the issuer's status list."""
     global _store
+    revoke = issuer().revoke
     with _lock:
         if _store is None:
-            candidate = Store(settings().db_url)
+            candidate = Store(settings().db_url, revoke_status=revoke)
             candidate.migrate()
             _store = candidate
         return _store
 
 
 def reset_store() -> None:
-    """Forget the cached store (tests point ATOUTS_DB_URL elsewhere)."""
-    global _store
+    """Forget the cached store and issuer (tests point ATOUTS_DB_URL elsewhere)."""
+    global _store, _issuer
     with _lock:
         if _store is not None:
             _store.close()
         _store = None
+        _issuer = None
+
+
+def scoring_rules() -> ScoringRules:
+    return default_rules()
 
 
 def referentiel() -> Referentiel:

@@ -33,6 +33,7 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("ATOUTS_DB_URL", url)
     monkeypatch.setenv("ATOUTS_PUBLIC_URL", PUBLIC_URL)
     monkeypatch.setenv("ATOUTS_EXPORT_TTL", "3600")
+    monkeypatch.setenv("ATOUTS_VAR_DIR", str(tmp_path / "var"))  # issuer keys, status list
     services.reset_store()
     yield url
     services.reset_store()

@@ -1,0 +1,473 @@
+"""Challenger actions: self-assessment form, referent invitations, levels and badges.
+
+Thin: the logic lives in ``bot.challenge``, ``bot.scoring``, ``bot.storage``; texts in
+``bot.messages``. Button answers arrive as ``/choose{"<entity>": "<value>"}``, typed
+answers as text: validators read the entity first, then the text.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.actions import _consent, _first_name
+from bot import challenge, messages, services
+from bot.assessment import understand
+from bot.badges.credential import badge_name
+from bot.conversation import clean_first_name, relation_from_text
+from bot.nlu.text import clean_user_text
+from bot.referentiel import Skill
+from bot.storage.challenge import MAX_SKILLS_PER_INVITATION
+from bot.storage.models import RELATIONSHIPS
+
+logger = logging.getLogger(__name__)
+
+ASSESSMENT_SLOTS = ["assessment_skill", "assessment_answer", "assessment_example", "assessment_example_item"]
+INVITE_SLOTS = ["referent_name", "referent_relation", "referent_skills"]
+
+
+# --- helpers ------------------------------------------------------------------------
+def _entity(tracker: Tracker, name: str) -> Optional[str]:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == name and isinstance(entity.get("value"), (str, int)):
+            return str(entity["value"])
+    return None
+
+
+def _text(tracker: Tracker) -> str:
+    return clean_user_text((tracker.latest_message or {}).get("text"))
+
+
+def _confirmed(tracker: Tracker) -> List[Skill]:
+    """The person's confirmed skills that the référentiel knows, most evidenced first."""
+    ref = services.referentiel()
+    skills = [ref.get(s.skill_id) for s in services.store().confirmed_skills(tracker.sender_id)]
+    return [s for s in skills if s is not None]
+
+
+def _pick_skill(tracker: Tracker, value: Any, offered: Sequence[Skill]) -> Optional[Skill]:
+    """The skill chosen by button (entity) or typed, if it is one of ``offered``."""
+    ref = services.referentiel()
+    wanted = _entity(tracker, "skill") or (value if isinstance(value, str) else "")
+    skill = ref.get(wanted) or ref.find(wanted)
+    return skill if skill is not None and skill.id in {s.id for s in offered} else None
+
+
+def _not_ready(dispatcher: CollectingDispatcher, tracker: Tracker, status_slot: str) -> Optional[List[EventType]]:
+    """Consent and at least one confirmed skill are needed; else say why (and ask for consent)."""
+    if not _consent(tracker):
+        dispatcher.utter_message(text=messages.ASSESSMENT_NEEDS_CONSENT)
+        return [SlotSet(status_slot, "no_consent"), SlotSet("consent", None)]
+    if not _confirmed(tracker):
+        dispatcher.utter_message(text=messages.CHALLENGE_NO_SKILLS, buttons=messages.MENU_BUTTONS[:1])
+        return [SlotSet(status_slot, "no_skills")]
+    return None
+
+
+def _send_badge(dispatcher: CollectingDispatcher, skill: Skill, badge) -> None:
+    urls = services.issuer().urls
+    page = urls.badge(badge.id)
+    name = badge_name(skill, badge.level)
+    dispatcher.utter_message(text=messages.badge_ready(name), image=f"{page}/image.png")
+    dispatcher.utter_message(text=messages.badge_links(page, f"{page}/linkedin"))
+
+
+def _report(dispatcher: CollectingDispatcher, progress: challenge.Progress) -> None:
+    """The level of a skill after new answers: a new badge, a level, or what is missing."""
+    rules = services.scoring_rules()
+    result = progress.result
+    if result.disagreement and result.gap is not None:
+        dispatcher.utter_message(text=messages.disagreement(result.gap))
+    if progress.new_badge and progress.badge is not None:
+        _send_badge(dispatcher, progress.skill, progress.badge)
+    elif result.certified and progress.self_done:
+        dispatcher.utter_message(text=messages.level_reached(progress.skill, result.level))
+    else:
+        dispatcher.utter_message(text=messages.level_missing(
+            progress.skill, progress.self_done, result.valid_referents,
+            rules.level("confirme").min_referents,
+        ))
+
+
+def _progress(tracker: Tracker, skill: Skill) -> challenge.Progress:
+    return challenge.progress(services.store(), services.issuer(), skill, services.scoring_rules(),
+                              tracker.sender_id)
+
+
+# --- self-assessment ------------------------------------------------------------------
+class ActionStartAssessment(Action):
+    def name(self) -> Text:
+        return "action_start_assessment"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        blocked = _not_ready(dispatcher, tracker, "assessment_status")
+        if blocked:
+            return blocked
+        skill = _pick_skill(tracker, tracker.get_slot("skill"), _confirmed(tracker))
+        return [SlotSet("assessment_status", "ready"), SlotSet("skill", None)] + [
+            SlotSet(name, None) for name in ASSESSMENT_SLOTS[1:]
+        ] + [SlotSet("assessment_skill", skill.id if skill else None)]
+
+
+class ActionAskAssessmentSkill(Action):
+    def name(self) -> Text:
+        return "action_ask_assessment_skill"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        skills = _confirmed(tracker)
+        notes = {}
+        for state in services.store().self_assessments(tracker.sender_id):
+            notes[state.skill_id] = "✓" if state.completed else "(à finir)"
+        dispatcher.utter_message(text=messages.ask_assessment_skill(len(skills)),
+                                 buttons=messages.skill_buttons(skills[:6], notes))
+        return []
+
+
+class ActionAskAssessmentAnswer(Action):
+    def name(self) -> Text:
+        return "action_ask_assessment_answer"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        skill = services.referentiel().get(tracker.get_slot("assessment_skill") or "")
+        state = services.store().self_assessment(tracker.sender_id, skill.id) if skill else None
+        item = challenge.next_item(skill, state.answers) if skill and state else None
+        if skill is None or item is None:
+            return []
+        number, total = challenge.position(skill, state.answers)
+        dispatcher.utter_message(text=messages.assessment_question(item.self_text, number, total),
+                                 buttons=messages.SCALE_BUTTONS)
+        return []
+
+
+class ActionAskAssessmentExample(Action):
+    def name(self) -> Text:
+        return "action_ask_assessment_example"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=messages.ask_example(), buttons=[messages.SKIP_BUTTON])
+        return []
+
+
+class ValidateAssessmentForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_assessment_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        example = ["assessment_example"] if tracker.get_slot("assessment_example_item") else []
+        return ["assessment_skill"] + example + ["assessment_answer"]
+
+    def _skill(self, tracker: Tracker) -> Optional[Skill]:
+        return services.referentiel().get(tracker.get_slot("assessment_skill") or "")
+
+    def validate_assessment_skill(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not _consent(tracker):
+            return {"assessment_skill": None}
+        skill = _pick_skill(tracker, value, _confirmed(tracker))
+        if skill is None:
+            dispatcher.utter_message(text=messages.SKILL_NOT_OFFERED)
+            return {"assessment_skill": None}
+        store = services.store()
+        before = store.self_assessment(tracker.sender_id, skill.id)
+        state = store.open_self_assessment(tracker.sender_id, skill.id, restart=bool(before and before.completed))
+        answers = state.answers if state else {}
+        dispatcher.utter_message(text=messages.assessment_start(skill, len(answers), len(skill.items)))
+        finished = challenge.next_item(skill, answers) is None
+        return {"assessment_skill": skill.id, "assessment_answer": "done" if finished else None,
+                "assessment_example": None, "assessment_example_item": None}
+
+    def validate_assessment_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        skill = self._skill(tracker)
+        store = services.store()
+        state = store.self_assessment(tracker.sender_id, skill.id) if skill else None
+        item = challenge.next_item(skill, state.answers) if skill and state else None
+        if skill is None or state is None or item is None:
+            return {"assessment_answer": "done"}
+        chosen = _entity(tracker, "scale")
+        scale = int(chosen) if chosen in {"0", "1", "2", "3"} else understand(
+            value if isinstance(value, str) else "", services.scoring_rules())
+        if scale is None:
+            dispatcher.utter_message(text=messages.SCALE_NOT_UNDERSTOOD)
+            return {"assessment_answer": None}
+        state = store.record_self_answer(tracker.sender_id, skill.id, item.id, scale)
+        if challenge.wants_example(item, scale):
+            return {"assessment_answer": None, "assessment_example": None, "assessment_example_item": item.id}
+        done = state is None or challenge.next_item(skill, state.answers) is None
+        return {"assessment_answer": "done" if done else None}
+
+    def validate_assessment_example(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        skill = self._skill(tracker)
+        item_id = tracker.get_slot("assessment_example_item")
+        text = clean_user_text(value if isinstance(value, str) else "")
+        store = services.store()
+        if skill and item_id and text and text != "-" and not text.startswith("/"):
+            store.record_example(tracker.sender_id, skill.id, item_id, text)
+            dispatcher.utter_message(text=messages.EXAMPLE_THANKS)
+        state = store.self_assessment(tracker.sender_id, skill.id) if skill else None
+        done = state is None or challenge.next_item(skill, state.answers) is None  # type: ignore[arg-type]
+        return {"assessment_example": text or "-", "assessment_example_item": None,
+                "assessment_answer": "done" if done else None}
+
+
+class ActionAssessmentDone(Action):
+    def name(self) -> Text:
+        return "action_assessment_done"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        reset = [SlotSet(name, None) for name in ASSESSMENT_SLOTS] + [SlotSet("assessment_status", None)]
+        skill = services.referentiel().get(tracker.get_slot("assessment_skill") or "")
+        if skill is None or not _consent(tracker):
+            return reset
+        services.store().complete_self_assessment(tracker.sender_id, skill.id)
+        progress = _progress(tracker, skill)
+        dispatcher.utter_message(text=messages.assessment_summary(
+            skill, progress.result.strong_items, progress.result.weak_items))
+        if progress.referents:
+            _report(dispatcher, progress)
+        if not progress.result.certified:
+            dispatcher.utter_message(text=messages.invite_suggestion(skill),
+                                     buttons=messages.invite_buttons(skill.id))
+        return reset
+
+
+class ActionPauseAssessment(Action):
+    def name(self) -> Text:
+        return "action_pause_assessment"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        skill_id = tracker.get_slot("assessment_skill")
+        buttons = ([{"title": "Reprendre le test", "payload": '/start_assessment{"skill":"%s"}' % skill_id}]
+                   if skill_id else [])
+        dispatcher.utter_message(text=messages.ASSESSMENT_PAUSED, buttons=buttons)
+        return [SlotSet(name, None) for name in ASSESSMENT_SLOTS] + [SlotSet("assessment_status", None)]
+
+
+# --- referents -------------------------------------------------------------------------
+class ActionStartInvite(Action):
+    def name(self) -> Text:
+        return "action_start_invite"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        blocked = _not_ready(dispatcher, tracker, "invite_status")
+        if blocked:
+            return blocked
+        confirmed = _confirmed(tracker)
+        skill = _pick_skill(tracker, tracker.get_slot("skill"), confirmed)
+        preset = [skill.id] if skill else ([confirmed[0].id] if len(confirmed) == 1 else None)
+        return [SlotSet("invite_status", "ready"), SlotSet("skill", None), SlotSet("referent_name", None),
+                SlotSet("referent_relation", None), SlotSet("referent_skills", preset)]
+
+
+class ActionAskReferentName(Action):
+    def name(self) -> Text:
+        return "action_ask_referent_name"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=messages.ask_referent_name())
+        return []
+
+
+class ActionAskReferentRelation(Action):
+    def name(self) -> Text:
+        return "action_ask_referent_relation"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        name = tracker.get_slot("referent_name") or ""
+        dispatcher.utter_message(text=messages.ask_referent_relation(name), buttons=messages.RELATION_BUTTONS)
+        return []
+
+
+class ActionAskReferentSkills(Action):
+    def name(self) -> Text:
+        return "action_ask_referent_skills"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        skills = _confirmed(tracker)
+        buttons = messages.skill_buttons(skills[:6])
+        if len(skills) > 1:
+            count = min(len(skills), MAX_SKILLS_PER_INVITATION)
+            buttons.append({"title": f"Les {count} premières" if len(skills) > count else "Toutes",
+                            "payload": messages.choose("skill", messages.ALL_SKILLS)})
+        dispatcher.utter_message(text=messages.ask_referent_skills(tracker.get_slot("referent_name") or ""),
+                                 buttons=buttons)
+        return []
+
+
+class ActionAskFirstName(Action):
+    """Asks the person's own first name: in the onboarding, or for the referent page."""
+
+    def name(self) -> Text:
+        return "action_ask_first_name"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.active_loop.get("name") == "invite_form":
+            dispatcher.utter_message(text=messages.ask_own_first_name(tracker.get_slot("referent_name") or ""))
+            return []
+        text, buttons = messages.ASK["first_name"]
+        dispatcher.utter_message(text=text, buttons=list(buttons))
+        return []
+
+
+class ValidateInviteForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_invite_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        own = [] if _first_name(tracker) else ["first_name"]
+        return list(INVITE_SLOTS) + own
+
+    def validate_referent_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        name = clean_first_name(_entity(tracker, "first_name") or (value if isinstance(value, str) else None))
+        if name is None:
+            dispatcher.utter_message(text=messages.referent_name_not_understood())
+        return {"referent_name": name}
+
+    def validate_referent_relation(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        chosen = _entity(tracker, "relation")
+        relation = chosen if chosen in RELATIONSHIPS else relation_from_text(value if isinstance(value, str) else "")
+        if relation is None:
+            dispatcher.utter_message(text=messages.relation_not_understood())
+        return {"referent_relation": relation}
+
+    def validate_referent_skills(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if isinstance(value, list):  # preset by action_start_invite
+            return {"referent_skills": value or None}
+        confirmed = _confirmed(tracker)
+        wanted = _entity(tracker, "skill") or (value if isinstance(value, str) else "")
+        if wanted.strip().lower() in {messages.ALL_SKILLS, "tout", "toutes les competences", "toutes les compétences"}:
+            return {"referent_skills": [s.id for s in confirmed[:MAX_SKILLS_PER_INVITATION]]}
+        skill = _pick_skill(tracker, value, confirmed)
+        if skill is None:
+            dispatcher.utter_message(text=messages.SKILL_NOT_OFFERED)
+            return {"referent_skills": None}
+        return {"referent_skills": [skill.id]}
+
+    def validate_first_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        name = clean_first_name(_entity(tracker, "first_name") or (value if isinstance(value, str) else None))
+        if name is None:
+            dispatcher.utter_message(text=messages.name_not_understood().replace(", ou appuie sur « Passer »", ""))
+            return {"first_name": None}
+        services.store().set_first_name(tracker.sender_id, name)
+        return {"first_name": name}
+
+
+class ActionCreateInvitation(Action):
+    def name(self) -> Text:
+        return "action_create_invitation"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        reset = [SlotSet(name, None) for name in INVITE_SLOTS] + [SlotSet("invite_status", None)]
+        name = tracker.get_slot("referent_name")
+        relation = tracker.get_slot("referent_relation")
+        skills = tracker.get_slot("referent_skills") or []
+        if not (_consent(tracker) and name and relation in RELATIONSHIPS and skills):
+            return reset
+        config = services.settings()
+        created = services.store().create_invitation(
+            tracker.sender_id, name, relation, skills[:MAX_SKILLS_PER_INVITATION], config.invitation_ttl_seconds)
+        if created is None:
+            return reset
+        token, info = created
+        days = max(1, config.invitation_ttl_seconds // 86400)
+        for text in messages.invitation_link(info.referent_name, relation, f"{config.public_url}/referent/{token}", days):
+            dispatcher.utter_message(text=text)
+        return reset
+
+
+class ActionManageInvitations(Action):
+    """Lists the invitations; with an ``invitation`` entity (button), revokes that link."""
+
+    def name(self) -> Text:
+        return "action_manage_invitations"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        store = services.store()
+        wanted = _entity(tracker, "invitation")
+        if wanted and wanted.isdigit():
+            info = store.revoke_invitation(tracker.sender_id, int(wanted))
+            if info is not None:
+                text = (messages.invitation_revoked(info.referent_name) if info.state == "revoked"
+                        else messages.invitation_line(info.referent_name, info.relation, info.state))
+                dispatcher.utter_message(text=text)
+                return []
+        invitations = store.invitations_of(tracker.sender_id)
+        lines = [messages.invitation_line(i.referent_name, i.relation, i.state) for i in invitations]
+        open_ones = [i for i in invitations if i.state == "open"]
+        dispatcher.utter_message(text=messages.invitations_list(lines))
+        if open_ones:
+            dispatcher.utter_message(text=messages.which_to_revoke(), buttons=[
+                {"title": f"Annuler le lien de {i.referent_name}",
+                 "payload": '/manage_invitations{"invitation":"%d"}' % i.id}
+                for i in open_ones[-5:]
+            ])
+        elif invitations:
+            dispatcher.utter_message(text=messages.nothing_to_revoke())
+        return []
+
+
+class ActionReferentAnswered(Action):
+    """Proactive: the web app triggers EXTERNAL_referent_answered when a referent answers."""
+
+    def name(self) -> Text:
+        return "action_referent_answered"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        wanted = _entity(tracker, "invitation")
+        store = services.store()
+        info = next((i for i in store.invitations_of(tracker.sender_id) if str(i.id) == wanted), None)
+        if info is None or info.state != "used":
+            return []
+        dispatcher.utter_message(text=messages.referent_answered(info.referent_name, info.relation))
+        ref = services.referentiel()
+        for skill_id in info.skill_ids:
+            skill = ref.get(skill_id)
+            if skill is None:
+                continue
+            progress = _progress(tracker, skill)
+            comment = next((r.comment for r in progress.referents if r.invitation_id == info.id and r.comment), None)
+            if comment:
+                dispatcher.utter_message(text=messages.referent_comment(info.referent_name, comment))
+            _report(dispatcher, progress)
+        return []
+
+
+class ActionShowMyBadges(Action):
+    def name(self) -> Text:
+        return "action_show_my_badges"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        badges = services.store().badges_of(tracker.sender_id) if _consent(tracker) else []
+        ref = services.referentiel()
+        shown = 0
+        for badge in badges:
+            skill = ref.get(badge.skill_id)
+            if skill is None or badge.revoked_at is not None:
+                continue
+            _send_badge(dispatcher, skill, badge)
+            shown += 1
+        if not shown:
+            dispatcher.utter_message(text=messages.no_badges(), buttons=[
+                {"title": "Tester une compétence", "payload": "/start_assessment"},
+            ])
+        return []
