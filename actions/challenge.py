@@ -107,7 +107,8 @@ class ActionStartAssessment(Action):
         blocked = _not_ready(dispatcher, tracker, "assessment_status")
         if blocked:
             return blocked
-        skill = _pick_skill(tracker, tracker.get_slot("skill"), _confirmed(tracker))
+        # only a skill named in this very message (the `skill` slot may be an old one)
+        skill = _pick_skill(tracker, None, _confirmed(tracker))
         return [SlotSet("assessment_status", "ready"), SlotSet("skill", None)] + [
             SlotSet(name, None) for name in ASSESSMENT_SLOTS[1:]
         ] + [SlotSet("assessment_skill", skill.id if skill else None)]
@@ -263,10 +264,12 @@ class ActionStartInvite(Action):
         if blocked:
             return blocked
         confirmed = _confirmed(tracker)
-        skill = _pick_skill(tracker, tracker.get_slot("skill"), confirmed)
+        skill = _pick_skill(tracker, None, confirmed)  # named in this message only
         preset = [skill.id] if skill else ([confirmed[0].id] if len(confirmed) == 1 else None)
+        # "je veux inviter mon coach": the relationship is already said
+        relation = relation_from_text(_text(tracker)) if not _entity(tracker, "skill") else None
         return [SlotSet("invite_status", "ready"), SlotSet("skill", None), SlotSet("referent_name", None),
-                SlotSet("referent_relation", None), SlotSet("referent_skills", preset)]
+                SlotSet("referent_relation", relation), SlotSet("referent_skills", preset)]
 
 
 class ActionAskReferentName(Action):

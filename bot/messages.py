@@ -265,7 +265,7 @@ def skill_buttons(skills: Sequence[Skill], notes: Optional[Dict[str, str]] = Non
 
 def ask_assessment_skill(count: int) -> str:
     if count == 1:
-        return "On teste cette compétence ? 6 questions, 2 minutes ⏱️"
+        return "On teste cette compétence ? Quelques questions, 2 minutes ⏱️"
     return "Quelle compétence tu veux tester ? Quelques questions, 2 minutes ⏱️"
 
 

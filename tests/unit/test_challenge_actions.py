@@ -384,3 +384,14 @@ def test_relations_typed(text: str, relation: str) -> None:
     from bot.conversation import relation_from_text
 
     assert relation_from_text(text) == relation
+
+
+def test_invite_message_presets_the_relationship_not_an_old_skill(app_db, make_tracker, domain) -> None:
+    consent()
+    confirm("rigueur")
+    confirm("autonomie")
+    # the `skill` slot still holds an old value: only this message counts
+    tracker = make_tracker(slots={"consent": "oui", "skill": "rigueur"}, text="je veux inviter mon coach de boxe",
+                           intent="invite_referent")
+    events = slots_of(run(ch.ActionStartInvite(), tracker, domain)[1])
+    assert events["referent_relation"] == "coach" and events["referent_skills"] is None
