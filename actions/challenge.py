@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.actions import _consent, _first_name
-from bot import challenge, messages, services
+from bot import challenge, mailer, messages, services
 from bot.assessment import understand
 from bot.badges.credential import badge_name
 from bot.conversation import clean_first_name, relation_from_text
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 ASSESSMENT_SLOTS = ["assessment_skill", "assessment_answer", "assessment_example", "assessment_example_item"]
 INVITE_SLOTS = ["referent_name", "referent_relation", "referent_skills"]
+EMAIL_SLOT = "referent_email"
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -330,7 +331,8 @@ class ValidateInviteForm(FormValidationAction):
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
         own = [] if _first_name(tracker) else ["first_name"]
-        return list(INVITE_SLOTS) + own
+        email = [EMAIL_SLOT] if services.settings().email_enabled else []
+        return list(INVITE_SLOTS) + own + email
 
     def validate_referent_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -375,12 +377,33 @@ class ValidateInviteForm(FormValidationAction):
         return {"first_name": name}
 
 
+    def validate_referent_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value == "-":
+            return {EMAIL_SLOT: "-"}
+        email = mailer.clean_email(value if isinstance(value, str) else None)
+        if email is None:
+            dispatcher.utter_message(text=messages.EMAIL_NOT_UNDERSTOOD, buttons=[messages.SKIP_BUTTON])
+        return {EMAIL_SLOT: email}
+
+
+class ActionAskReferentEmail(Action):
+    def name(self) -> Text:
+        return "action_ask_referent_email"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=messages.ask_referent_email(tracker.get_slot("referent_name") or ""),
+                                 buttons=[messages.SKIP_BUTTON])
+        return []
+
+
 class ActionCreateInvitation(Action):
     def name(self) -> Text:
         return "action_create_invitation"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        reset = [SlotSet(name, None) for name in INVITE_SLOTS] + [SlotSet("invite_status", None)]
+        reset = [SlotSet(name, None) for name in INVITE_SLOTS + [EMAIL_SLOT]] + [SlotSet("invite_status", None)]
         name = tracker.get_slot("referent_name")
         relation = tracker.get_slot("referent_relation")
         skills = tracker.get_slot("referent_skills") or []
@@ -393,8 +416,15 @@ class ActionCreateInvitation(Action):
             return reset
         token, info = created
         days = max(1, config.invitation_ttl_seconds // 86400)
-        for text in messages.invitation_link(info.referent_name, relation, f"{config.public_url}/referent/{token}", days):
+        url = f"{config.public_url}/referent/{token}"
+        for text in messages.invitation_link(info.referent_name, relation, url, days):
             dispatcher.utter_message(text=text)
+        email = tracker.get_slot(EMAIL_SLOT)
+        if email and email != "-":  # used once, here; never stored
+            sent = mailer.send(config, mailer.invitation_email(
+                config.smtp_from, email, info.referent_name, _first_name(tracker) or "Quelqu'un", url, days))
+            dispatcher.utter_message(text=messages.email_sent(info.referent_name) if sent
+                                     else messages.email_failed())
         return reset
 
 

@@ -25,6 +25,12 @@ class Settings:
     export_ttl_seconds: int
     var_dir: Path  # generated data: keys, badge status list, secrets (git-ignored)
     invitation_ttl_seconds: int  # referent links
+    smtp_host: str = ""  # empty: no email, the person forwards the referent link themselves
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,4 +47,14 @@ class Settings:
             export_ttl_seconds=int(_env("ATOUTS_EXPORT_TTL", "3600")),
             var_dir=Path(_env("ATOUTS_VAR_DIR", str(ROOT / "var"))),
             invitation_ttl_seconds=int(_env("ATOUTS_INVITATION_TTL", str(30 * 24 * 3600))),
+            smtp_host=_env("ATOUTS_SMTP_HOST", ""),
+            smtp_port=int(_env("ATOUTS_SMTP_PORT", "587")),
+            smtp_user=_env("ATOUTS_SMTP_USER", ""),
+            smtp_password=_env("ATOUTS_SMTP_PASSWORD", ""),
+            smtp_from=_env("ATOUTS_SMTP_FROM", "Atouts <no-reply@localhost>"),
+            smtp_starttls=_env("ATOUTS_SMTP_STARTTLS", "1") not in ("0", "false", "non", "no"),
         )
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)

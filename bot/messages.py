@@ -341,6 +341,21 @@ def ask_own_first_name(name: str) -> str:
     return f"Quel prénom je montre à {name} ? C'est pour savoir qui l'invite 🙂"
 
 
+def ask_referent_email(name: str) -> str:
+    return f"Je peux aussi envoyer le lien à {name} par email ✉️ Son adresse ? (Je ne la garde pas.)"
+
+
+EMAIL_NOT_UNDERSTOOD = "Ça ne ressemble pas à une adresse email 🤔 Réessaie, ou appuie sur « Passer »."
+
+
+def email_sent(name: str) -> str:
+    return f"Email envoyé à {name} ✉️"
+
+
+def email_failed() -> str:
+    return "Je n'ai pas réussi à envoyer l'email 😕 Envoie-lui le lien toi-même, il marche pareil."
+
+
 def referent_name_not_understood() -> str:
     return "Juste son prénom, par exemple « Karim » 🙂"
 
