@@ -13,14 +13,16 @@ from bot.web.app import create_app
 log = logging.getLogger("bot.web")
 
 _TOKEN_PATH = re.compile(r"^/mes-donnees/.*")
+_REFERENT_PATH = re.compile(r"^/referent/.*")  # a referent's link is a secret too
 _BADGE_PATH = re.compile(r"^/badges/[^/]+")  # a badge id leads to one person's badge
 
 
 class AccessLogger(AbstractAccessLogger):
-    """Method, path, status, duration: no client address, export tokens hidden."""
+    """Method, path, status, duration: no client address, export and referent tokens hidden."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        path = _BADGE_PATH.sub("/badges/…", _TOKEN_PATH.sub("/mes-donnees/…", request.path))
+        path = _TOKEN_PATH.sub("/mes-donnees/…", request.path)
+        path = _REFERENT_PATH.sub("/referent/…", _BADGE_PATH.sub("/badges/…", path))
         self.logger.info("%s %s %s %.0fms", request.method, path, response.status, time * 1000)
 
 

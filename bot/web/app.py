@@ -563,6 +563,10 @@ def create_app(
     app.router.add_get("/health", health)
     # no HEAD: a link preview must not spend the single-use token
     app.router.add_get("/mes-donnees/{token:.*}", export, allow_head=False)
+    if store is not None:
+        from bot.web.referent import setup_referent_routes  # it imports this module
+
+        setup_referent_routes(app)
     if issuer is not None:
         app[ISSUER_KEY] = issuer
         app.router.add_get("/badges/{id}", badge_page)
