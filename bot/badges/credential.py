@@ -54,7 +54,8 @@ class Urls:
         return f"{self.base}/badges/{badge_id}"
 
     def achievement(self, skill_id: str, level: str) -> str:
-        return self.badge(f"{skill_id}-{level}")
+        """The skill's public page, at the level's section (served by the web app)."""
+        return f"{self.skill(skill_id)}#{level}"
 
     def skill(self, skill_id: str) -> str:
         return f"{self.base}/referentiel/{skill_id}"

@@ -23,10 +23,12 @@ import aiohttp
 from aiohttp import web
 
 from bot.badges.baking import bake_png, bake_svg, render_png, render_svg
-from bot.badges.credential import LEVEL_LABELS
+from bot.badges.credential import LEVEL_LABELS, badge_name
 from bot.badges.vc_jwt import decode_unverified
 from bot.config import Settings
+from bot.challenge import linkedin_url
 from bot.referentiel import default_referentiel
+from bot.scoring import default_rules
 
 if TYPE_CHECKING:  # the real store; any object with these two methods will do
     from bot.badges.issuer import BadgeIssuer  # noqa: F401
@@ -480,12 +482,62 @@ async def badge_page(request: web.Request) -> web.Response:
         verdict_text=html.escape(explanation),
         checks=items,
         json_url=f"/badges/{row.id}.json",
+        linkedin=(f'<p class="share"><a class="button" href="/badges/{row.id}/linkedin" rel="noopener">'
+                  "Ajouter à mon profil LinkedIn</a></p>") if verdict == "valide" else "",
         png_url=f"/badges/{row.id}/image.png",
         svg_url=f"/badges/{row.id}/image.svg",
     )
     response = html_response(200, body_html, BADGE_CACHE)
     response.headers["Vary"] = "Accept"
     return response
+
+
+def _linkedin(issuer: "BadgeIssuer", row: "StoredBadge") -> str:
+    skill = default_referentiel().get(row.skill_id)
+    name = badge_name(skill, row.level) if skill is not None else row.skill_id
+    page = issuer.urls.badge(row.id)
+    return linkedin_url(name, row.issued_at, page, row.id)
+
+
+async def badge_linkedin(request: web.Request) -> web.Response:
+    """GET /badges/{id}/linkedin: LinkedIn's « Add to profile » form, prefilled (a short
+    link for the chat); a revoked badge is not offered to LinkedIn."""
+    issuer, row = _badge_context(request, request.match_info["id"])
+    if row.revoked_at is not None:
+        raise web.HTTPFound(issuer.urls.badge(row.id))
+    raise web.HTTPFound(_linkedin(issuer, row), headers={"Cache-Control": "no-store"})
+
+
+async def skill_page(request: web.Request) -> web.Response:
+    """GET /referentiel/{skill}: what a skill means and how its levels are earned
+    (the achievement and alignment URL of the badges)."""
+    skill = default_referentiel().get(request.match_info["skill"])
+    if skill is None:
+        raise web.HTTPNotFound()
+    rules = default_rules()
+    confirme, expert = rules.level("confirme"), rules.level("expert")
+    levels = [
+        ("confirme", confirme.label,
+         f"Auto-évaluation, puis au moins {confirme.min_referents} référent qui a vu la personne agir : "
+         f"score final d'au moins {confirme.min_score}/100 et score des référents d'au moins "
+         f"{confirme.min_referent_score}/100."),
+        ("expert", expert.label,
+         f"Auto-évaluation, puis au moins {expert.min_referents} référents : score final d'au moins "
+         f"{expert.min_score}/100 et score des référents d'au moins {expert.min_referent_score}/100."),
+    ]
+    body = _template("skill.html").substitute(
+        title=html.escape(skill.label),
+        emoji=html.escape(skill.emoji),
+        definition=html.escape(skill.definition),
+        why=html.escape(skill.why_it_matters),
+        france_travail=html.escape(skill.france_travail_label),
+        behaviours="\n".join(f"      <li>{html.escape(b)}</li>" for b in skill.behaviours),
+        levels="\n".join(
+            f'    <section id="{level_id}"><h3>Niveau « {html.escape(label)} »</h3><p>{html.escape(text)}</p></section>'
+            for level_id, label, text in levels
+        ),
+    )
+    return html_response(200, body, "public, max-age=3600")
 
 
 async def badge_image(request: web.Request) -> web.Response:
@@ -571,6 +623,8 @@ def create_app(
         app[ISSUER_KEY] = issuer
         app.router.add_get("/badges/{id}", badge_page)
         app.router.add_get("/badges/{id}/image.{ext:png|svg}", badge_image)
+        app.router.add_get("/badges/{id}/linkedin", badge_linkedin)
+        app.router.add_get("/referentiel/{skill}", skill_page)
         app.router.add_get("/.well-known/jwks.json", jwks)
         app.router.add_get("/issuer", issuer_profile)
         app.router.add_get("/status/1", status_list)

@@ -250,3 +250,54 @@ def test_access_log_hides_badge_ids(store: Store, issuer: BadgeIssuer,
     lines = [r.getMessage() for r in caplog.records if r.name == "test.access"]
     assert any(line.startswith("GET /badges/… 200") for line in lines)
     assert not any(uid(badge) in line for line in lines)
+
+
+def test_linkedin_link_redirects_to_the_prefilled_form(store: Store, issuer: BadgeIssuer) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    badge = award(store, issuer, now=datetime(2026, 3, 1, 9, tzinfo=timezone.utc))
+
+    async def scenario(client: TestClient) -> None:
+        text = await page(client, f"/badges/{uid(badge)}")
+        assert f'href="/badges/{uid(badge)}/linkedin"' in text
+        resp = await client.get(f"/badges/{uid(badge)}/linkedin", allow_redirects=False)
+        assert resp.status == 302
+        target = urlsplit(resp.headers["Location"])
+        assert (target.netloc, target.path) == ("www.linkedin.com", "/profile/add")
+        query = {k: v[0] for k, v in parse_qs(target.query).items()}
+        assert query["name"] == "Travail en équipe — confirmé" and query["organizationName"] == "Atouts"
+        assert (query["issueYear"], query["issueMonth"]) == ("2026", "3")
+        assert query["certUrl"] == f"{BASE}/badges/{uid(badge)}" and query["certId"] == uid(badge)
+        assert_no_personal_data(resp.headers["Location"])
+        assert_french_404(await page(client, "/badges/not-a-uuid/linkedin", 404))
+        store.revoke_badge(badge.id)  # a revoked badge is not offered to LinkedIn
+        text = await page(client, f"/badges/{uid(badge)}")
+        assert "/linkedin" not in text
+        resp = await client.get(f"/badges/{uid(badge)}/linkedin", allow_redirects=False)
+        assert resp.status == 302 and "linkedin.com" not in resp.headers["Location"]
+
+    serve(store, issuer, scenario)
+
+
+def test_skill_page_is_the_achievement_url(store: Store, issuer: BadgeIssuer) -> None:
+    badge = award(store, issuer)
+    achievement = badge.credential["credentialSubject"]["achievement"]
+    path = urlsplit_path(achievement["id"])
+
+    async def scenario(client: TestClient) -> None:
+        text = await page(client, path)
+        assert "Travail en équipe" in text and 'id="confirme"' in text and 'id="expert"' in text
+        assert "au moins 1 référent" in text
+        for alignment in achievement["alignment"]:
+            if alignment["targetUrl"].startswith(BASE):
+                await page(client, urlsplit_path(alignment["targetUrl"]))
+        assert_french_404(await page(client, "/referentiel/inconnue", 404))
+
+    serve(store, issuer, scenario)
+
+
+def urlsplit_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    assert url.startswith(BASE)
+    return urlsplit(url).path

@@ -88,7 +88,7 @@ def test_credential_shape_follows_ob_3_0_3(issuer, request_):
     assert subject["type"] == ["AchievementSubject"] and vc["sub"] == subject["id"]
     assert subject["id"].startswith("urn:uuid:")
     achievement = subject["achievement"]
-    assert achievement["id"] == f"{BASE}/badges/travail_en_equipe-confirme"
+    assert achievement["id"] == f"{BASE}/referentiel/travail_en_equipe#confirme"
     assert achievement["type"] == ["Achievement"]
     assert "auto-évaluée" in achievement["criteria"]["narrative"]
     assert "au moins 1 référent" in achievement["criteria"]["narrative"]
