@@ -25,6 +25,8 @@ class Settings:
     export_ttl_seconds: int
     var_dir: Path  # generated data: keys, badge status list, secrets (git-ignored)
     invitation_ttl_seconds: int  # referent links
+    referent_get_limit: int = 30  # per client address and 10 minutes, on /referent/*
+    referent_post_limit: int = 10
     smtp_host: str = ""  # empty: no email, the person forwards the referent link themselves
     smtp_port: int = 587
     smtp_user: str = ""
@@ -47,6 +49,8 @@ class Settings:
             export_ttl_seconds=int(_env("ATOUTS_EXPORT_TTL", "3600")),
             var_dir=Path(_env("ATOUTS_VAR_DIR", str(ROOT / "var"))),
             invitation_ttl_seconds=int(_env("ATOUTS_INVITATION_TTL", str(30 * 24 * 3600))),
+            referent_get_limit=int(_env("ATOUTS_REFERENT_GET_LIMIT", "30")),
+            referent_post_limit=int(_env("ATOUTS_REFERENT_POST_LIMIT", "10")),
             smtp_host=_env("ATOUTS_SMTP_HOST", ""),
             smtp_port=int(_env("ATOUTS_SMTP_PORT", "587")),
             smtp_user=_env("ATOUTS_SMTP_USER", ""),

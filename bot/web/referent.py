@@ -180,7 +180,8 @@ TASKS_KEY = web.AppKey("referent_tasks", set)
 def setup_referent_routes(app: web.Application) -> None:
     """GET/POST /referent/{token}. Tests may replace app[LIMITER_KEY] or
     app[NOTIFY_DELAYS_KEY] before the app starts."""
-    app[LIMITER_KEY] = RateLimiter()
+    settings = app[SETTINGS_KEY]
+    app[LIMITER_KEY] = RateLimiter(get_limit=settings.referent_get_limit, post_limit=settings.referent_post_limit)
     app[CSRF_KEY] = CsrfSecret(app[SETTINGS_KEY].var_dir)
     app[NOTIFY_DELAYS_KEY] = NOTIFY_DELAYS
     app[TASKS_KEY] = set()

@@ -73,6 +73,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     config = StackConfig(
         model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+        # every request comes from 127.0.0.1 here: the per-address limit is unit-tested
+        extra_env={"ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000"},
     )
     stack = Stack(config, log_dir=var / "logs")
     stack.start(timeout=300)
