@@ -49,3 +49,58 @@ def test_socketio_session_gets_the_welcome_and_keeps_its_session(client):
     assert any("Atouts" in (m.get("text") or "") for m in messages), messages
     buttons = [b for m in messages for b in (m.get("quick_replies") or m.get("buttons") or [])]
     assert buttons, messages
+
+
+def test_referent_answer_reaches_the_open_chat_page_proactively(client, store):
+    """The widget is open (Socket.IO); a referent answers on their page: the person sees
+    « Karim, ton coach, a répondu ! » and the badge without writing anything."""
+    from tests.e2e.test_challenger import answer_page
+
+    session_id = f"web-{uuid.uuid4().hex[:8]}"
+    skill = "rigueur"
+
+    def prepare() -> str:  # what Repérer and the self-assessment left in the database
+        from bot.referentiel import default_referentiel
+
+        store.migrate()  # a no-op when the action server already did it
+        store.record_consent(session_id, True, "v1", "socketio")
+        store.set_first_name(session_id, "Inès")
+        exp = store.add_experience(session_id, "J'ai tenu la caisse tout l'été.")
+        store.add_skill_claim(exp, skill, 0.8, "confirmed", "je recompte la caisse")
+        store.open_self_assessment(session_id, skill)
+        for item in default_referentiel().get(skill).items:
+            store.record_self_answer(session_id, skill, item.id, 3)
+        store.complete_self_assessment(session_id, skill)
+        token, _ = store.create_invitation(session_id, "Karim", "coach", [skill])
+        return f"{client.web}/referent/{token}"
+
+    async def scenario() -> list:
+        received: list = []
+        answered = asyncio.Event()
+        sio = socketio.AsyncClient(reconnection=False)
+
+        @sio.on("bot_uttered")
+        async def on_bot(data):  # noqa: ANN001
+            received.append(data)
+            if "prêt 🏅" in (data.get("text") or ""):
+                answered.set()
+
+        await sio.connect(client.rasa, socketio_path="/socket.io", transports=["websocket"])
+        await sio.emit("session_request", {"session_id": session_id})
+        await asyncio.sleep(0.5)
+        await sio.emit("user_uttered", {"message": "/greet", "session_id": session_id})
+        await asyncio.sleep(2)
+        link = prepare()
+        status, _ = await asyncio.to_thread(answer_page, client, link, "3")
+        assert status == 200
+        try:
+            await asyncio.wait_for(answered.wait(), timeout=30)
+        finally:
+            await sio.disconnect()
+        return received
+
+    messages = asyncio.run(scenario())
+    texts = [m.get("text") or "" for m in messages]
+    assert "Karim, ton coach, a répondu ! 🎉" in texts, texts
+    images = [m["attachment"]["payload"]["src"] for m in messages if (m.get("attachment") or {}).get("type") == "image"]
+    assert len(images) == 1 and images[0].endswith("/image.png") and "/badges/" in images[0], messages
