@@ -504,3 +504,17 @@ class ActionShowMyBadges(Action):
                 {"title": "Tester une compétence", "payload": "/start_assessment"},
             ])
         return []
+
+
+class ActionStrayChoice(Action):
+    """A choice outside any question: an old button tapped again, or a lone word the
+    classifier took for one ("Clément", "souvent")."""
+
+    def name(self) -> Text:
+        return "action_stray_choice"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        old_button = _text(tracker).startswith("/")
+        dispatcher.utter_message(text=messages.OLD_BUTTON if old_button else messages.REPHRASE,
+                                 buttons=messages.STRAY_BUTTONS)
+        return []

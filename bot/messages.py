@@ -252,6 +252,12 @@ CHALLENGE_NO_SKILLS = (
 SCALE_NOT_UNDERSTOOD = "Choisis une réponse avec les boutons 🙂 (ou écris jamais, parfois, souvent ou toujours)"
 SKILL_NOT_OFFERED = "Choisis une des compétences de ton profil avec les boutons 🙂"
 EXAMPLE_THANKS = "Merci, c'est noté ✍️"
+OLD_BUTTON = "Ce bouton n'est plus valable 🙂 On fait quoi ?"
+STRAY_BUTTONS = [
+    {"title": "Raconter une expérience", "payload": "/want_to_tell"},
+    {"title": "Tester une compétence", "payload": "/start_assessment"},
+    {"title": "Voir mes badges", "payload": "/show_my_badges"},
+]
 ASSESSMENT_PAUSED = "OK, on fait une pause 👍 Je garde tes réponses : tu reprendras à la même question."
 
 

@@ -395,3 +395,10 @@ def test_invite_message_presets_the_relationship_not_an_old_skill(app_db, make_t
                            intent="invite_referent")
     events = slots_of(run(ch.ActionStartInvite(), tracker, domain)[1])
     assert events["referent_relation"] == "coach" and events["referent_skills"] is None
+
+
+def test_stray_choice_old_button_or_lone_word(app_db, make_tracker, domain) -> None:
+    msgs, _ = run(ch.ActionStrayChoice(), make_tracker(text='/choose{"scale":"2"}', intent="choose"), domain)
+    assert texts(msgs) == [messages.OLD_BUTTON] and msgs[0]["buttons"] == messages.STRAY_BUTTONS
+    msgs, _ = run(ch.ActionStrayChoice(), make_tracker(text="Clément", intent="choose"), domain)
+    assert texts(msgs) == [messages.REPHRASE]
