@@ -36,10 +36,6 @@ def wants_example(item: Item, value: int) -> bool:
     return item.key and value >= 2
 
 
-def item_by_id(skill: Skill, item_id: str) -> Optional[Item]:
-    return next((item for item in skill.items if item.id == item_id), None)
-
-
 @dataclass(frozen=True)
 class Progress:
     """Where a skill stands: the scoring result and the badges it earned."""
