@@ -69,6 +69,25 @@ def write_endpoints(config: StackConfig) -> Path:
     return path
 
 
+# Connectors enabled by configuration: (credentials.yml key, the variable that turns it on).
+# Their secrets stay in the environment (read by the connector), never in a file.
+OPTIONAL_CHANNELS = (
+    ("channels.telegram.TelegramInput", "ATOUTS_TELEGRAM_TOKEN"),
+    ("channels.messenger.MessengerInput", "ATOUTS_MESSENGER_PAGE_TOKEN"),
+)
+
+
+def write_credentials(config: StackConfig, env: Dict[str, str]) -> Path:
+    """credentials.yml plus the connectors whose token is configured."""
+    credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8")) or {}
+    for key, variable in OPTIONAL_CHANNELS:
+        if env.get(variable, "").strip():
+            credentials.setdefault(key, None)
+    path = config.var_dir / "credentials.runtime.yml"
+    path.write_text(yaml.safe_dump(credentials, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 class Stack:
     """The three processes of the assistant."""
 
@@ -119,12 +138,13 @@ class Stack:
             raise SystemExit(f"No trained model at {c.model}: run `make train` first.")
         c.var_dir.mkdir(parents=True, exist_ok=True)
         endpoints = write_endpoints(c)
+        credentials = write_credentials(c, self.env())
         self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
                                 "--port", str(c.actions_port)])
         self._spawn("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--cors", c.cors,
                              "--interface", c.host,
                              "--model", str(c.model), "--endpoints", str(endpoints),
-                             "--credentials", str(ROOT / "credentials.yml"),
+                             "--credentials", str(credentials),
                              "--port", str(c.rasa_port)])
         self._spawn("web", [sys.executable, "-m", "bot.web"])
         self.wait_ready(timeout)

@@ -40,6 +40,7 @@ from bot.storage.models import (
     FIRST_NAME_MAX,
     Assessment,
     Badge,
+    ChannelDelivery,
     Base,
     Experience,
     ExportToken,
@@ -404,6 +405,31 @@ class Store(ChallengeStore):
             )
         log.info("erased a person (%d rows)", deleted)
         return deleted
+
+    # --- channel deliveries (platform retries) -----------------------------
+
+    def claim_delivery(self, channel: str, delivery_id: str) -> bool:
+        """True the first time (channel, delivery_id) is seen, False for a duplicate."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with self._session() as s, s.begin():
+                s.add(ChannelDelivery(channel=channel, delivery_id=str(delivery_id)[:128], received_at=utcnow()))
+            return True
+        except IntegrityError:
+            return False
+
+    def release_delivery(self, channel: str, delivery_id: str) -> None:
+        """Forget a delivery whose handling failed, so that the platform's retry is handled."""
+        with self._session() as s, s.begin():
+            s.execute(delete(ChannelDelivery).where(
+                ChannelDelivery.channel == channel, ChannelDelivery.delivery_id == str(delivery_id)[:128]))
+
+    def prune_deliveries(self, older_than: datetime) -> int:
+        """Platforms stop retrying after a day or so: older rows are useless."""
+        with self._session() as s, s.begin():
+            return s.execute(delete(ChannelDelivery).where(ChannelDelivery.received_at < older_than)
+                             .execution_options(synchronize_session=False)).rowcount
 
     # --- export links ----------------------------------------------------
 

@@ -264,3 +264,17 @@ class ReferentResponse(Base):
     submitted_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     invitation = relationship("Invitation", back_populates="responses")
+
+
+class ChannelDelivery(Base):
+    """A platform delivery already taken in (Telegram ``update_id``, Messenger ``mid``):
+    platforms retry and duplicate, a delivery must be handled once, even across a
+    restart. Not personal data: a channel name, the platform's id, a time."""
+
+    __tablename__ = "channel_deliveries"
+    __table_args__ = (UniqueConstraint("channel", "delivery_id"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    delivery_id = Column(String(128), nullable=False)
+    received_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)

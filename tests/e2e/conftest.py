@@ -15,6 +15,8 @@ import pytest
 
 from bot.config import ROOT
 from bot.launcher import Stack, StackConfig
+from tests.fakes.graph import fake_graph  # noqa: F401 - fixtures
+from tests.fakes.telegram import fake_telegram  # noqa: F401 - fixtures
 
 MODEL = ROOT / "models" / "atouts.tar.gz"
 
@@ -66,7 +68,7 @@ class Client:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory):
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph):
     if not MODEL.exists():
         pytest.fail("No trained model: run `make train` (make test does it) before the e2e tests.")
     var = tmp_path_factory.mktemp("e2e-var")
@@ -74,7 +76,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
         # every request comes from 127.0.0.1 here: the per-address limit is unit-tested
-        extra_env={"ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000"},
+        extra_env={"ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000",
+                   # the connectors talk to local fakes of Telegram and Messenger
+                   **fake_telegram.env, **fake_graph.env},
     )
     stack = Stack(config, log_dir=var / "logs")
     stack.start(timeout=300)

@@ -21,7 +21,8 @@ from bot.storage import Base, SkillSummary, Store
 from bot.storage.db import MIGRATIONS_DIR, make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = [t.name for t in Base.metadata.sorted_tables]
+# the tables that hold something about a person (channel_deliveries holds platform ids only)
+TABLES = [t.name for t in Base.metadata.sorted_tables if t.name != "channel_deliveries"]
 _INDEXES = itertools.count(7)
 
 
@@ -102,7 +103,7 @@ def test_migrate_creates_tables_and_is_idempotent(url: str) -> None:
     store.migrate()
     engine = make_engine(url)
     with engine.connect() as conn:
-        assert set(inspect(conn).get_table_names()) == {*TABLES, "alembic_version"}
+        assert set(inspect(conn).get_table_names()) == {*TABLES, "channel_deliveries", "alembic_version"}
         head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
         assert MigrationContext.configure(conn).get_current_revision() == head
     engine.dispose()
@@ -435,3 +436,14 @@ def test_erase_fails_whole_when_revocation_fails(store: Store) -> None:
     with pytest.raises(OSError):
         store.erase_person("u1")
     assert len(store.badges_of("u1")) == 1 and store.has_consent("u1")
+
+
+def test_channel_deliveries_are_claimed_once_and_released_on_failure(store: Store) -> None:
+    assert store.claim_delivery("telegram", "1001") is True
+    assert store.claim_delivery("telegram", "1001") is False  # a retry, or after a restart
+    assert store.claim_delivery("messenger", "1001") is True  # another platform
+    store.release_delivery("telegram", "1001")  # its turn failed: the retry is handled
+    assert store.claim_delivery("telegram", "1001") is True
+    later = datetime.now(timezone.utc) + timedelta(days=3)
+    assert store.prune_deliveries(later) == 2
+    assert store.claim_delivery("telegram", "1001") is True

@@ -1,0 +1,1 @@
+"""Local fakes of the platforms' HTTP APIs, speaking their real wire formats."""
