@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,23 @@ ROOT = Path(__file__).resolve().parent.parent
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(?::\d{1,5})?$")
+
+
+def parse_origins(text: str) -> tuple:
+    """"https://a.org, http://localhost:3000" -> ("https://a.org", "http://localhost:3000");
+    anything that is not a bare origin is refused loudly (a typo must not open the widget)."""
+    origins = []
+    for item in re.split(r"[\s,]+", text.strip()):
+        if not item:
+            continue
+        origin = item.rstrip("/").lower()
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"ATOUTS_WIDGET_ORIGINS : « {item} » n'est pas une origine (https://site.org)")
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,7 @@ class Settings:
     export_ttl_seconds: int
     var_dir: Path  # generated data: keys, badge status list, secrets (git-ignored)
     invitation_ttl_seconds: int  # referent links
+    widget_origins: tuple = ()  # partner sites allowed to embed the widget (scheme://host[:port])
     referent_get_limit: int = 30  # per client address and 10 minutes, on /referent/*
     referent_post_limit: int = 10
     smtp_host: str = ""  # empty: no email, the person forwards the referent link themselves
@@ -49,6 +68,7 @@ class Settings:
             export_ttl_seconds=int(_env("ATOUTS_EXPORT_TTL", "3600")),
             var_dir=Path(_env("ATOUTS_VAR_DIR", str(ROOT / "var"))),
             invitation_ttl_seconds=int(_env("ATOUTS_INVITATION_TTL", str(30 * 24 * 3600))),
+            widget_origins=parse_origins(_env("ATOUTS_WIDGET_ORIGINS", "")),
             referent_get_limit=int(_env("ATOUTS_REFERENT_GET_LIMIT", "30")),
             referent_post_limit=int(_env("ATOUTS_REFERENT_POST_LIMIT", "10")),
             smtp_host=_env("ATOUTS_SMTP_HOST", ""),

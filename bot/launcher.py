@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ class StackConfig:
     actions_port: int = 5055
     web_port: int = 8080
     host: str = "127.0.0.1"
-    cors: str = "*"
+    cors: str = ""  # empty: the web app's own origins (see cors_origins)
     db_url: Optional[str] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
 
@@ -46,7 +47,7 @@ class StackConfig:
             actions_port=int(env.get("ATOUTS_ACTIONS_PORT", "5055")),
             web_port=int(env.get("ATOUTS_WEB_PORT", "8080")),
             host=env.get("ATOUTS_WEB_HOST", "127.0.0.1"),
-            cors=env.get("ATOUTS_CORS_ORIGINS", "*"),
+            cors=env.get("ATOUTS_CORS_ORIGINS", ""),
         )
 
     @property
@@ -56,6 +57,18 @@ class StackConfig:
     @property
     def app_db_url(self) -> str:
         return self.db_url or os.environ.get("ATOUTS_DB_URL") or f"sqlite:///{self.var_dir / 'atouts.db'}"
+
+
+def cors_origins(config: StackConfig, env: Dict[str, str]) -> List[str]:
+    """Origins the Rasa server accepts (HTTP CORS and Socket.IO): ATOUTS_CORS_ORIGINS, else
+    the web app's own (the chat page and the partner widget's iframe are served by it,
+    so partner sites never talk to Rasa directly)."""
+    if config.cors.strip():
+        return config.cors.replace(",", " ").split()
+    public = urllib.parse.urlsplit(env.get("ATOUTS_PUBLIC_URL", f"http://localhost:{config.web_port}"))
+    own = [f"{public.scheme}://{public.netloc}", f"http://localhost:{config.web_port}",
+           f"http://127.0.0.1:{config.web_port}"]
+    return list(dict.fromkeys(own))
 
 
 def write_endpoints(config: StackConfig) -> Path:
@@ -141,7 +154,7 @@ class Stack:
         credentials = write_credentials(c, self.env())
         self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
                                 "--port", str(c.actions_port)])
-        self._spawn("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--cors", c.cors,
+        self._spawn("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--cors", *cors_origins(c, self.env()),
                              "--interface", c.host,
                              "--model", str(c.model), "--endpoints", str(endpoints),
                              "--credentials", str(credentials),

@@ -60,6 +60,8 @@ CSP_KEY = web.AppKey("csp", str)
 HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
 ISSUER_KEY = web.AppKey("issuer", object)
 
+WIDGET_CACHE = "public, max-age=3600"
+WIDGET_CSP_KEY = web.AppKey("widget_csp", str)
 BADGE_CACHE = "public, max-age=60"  # a revocation shows within a minute
 KEYS_CACHE = "public, max-age=300"
 BADGE_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -252,8 +254,11 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
-    headers["Content-Security-Policy"] = request.app[CSP_KEY]
-    headers["X-Frame-Options"] = "DENY"
+    if request.path == "/widget":  # framed by the allowed partner sites only
+        headers["Content-Security-Policy"] = request.app[WIDGET_CSP_KEY]
+    else:
+        headers["Content-Security-Policy"] = request.app[CSP_KEY]
+        headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.path.startswith("/static/") and response.status < 400:
         versioned = "v" in request.query
@@ -265,39 +270,62 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 # --- handlers -------------------------------------------------------------------
 
 
-async def index(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS_KEY]
+def _chat_parts(request: web.Request, config: dict[str, Any]) -> tuple[int, dict[str, str]]:
+    """(status, template values) shared by the chat page and the widget's iframe."""
     bundle = request.app[VENDOR_KEY] / WEBCHAT_BUNDLE
-    page = _template("index.html")
-    assets = {
-        "css_version": _file_version(STATIC_DIR / "chat.css"),
-        "js_version": _file_version(STATIC_DIR / "chat.js"),
-        "tagline": html.escape(TAGLINE),
-    }
-    if bundle.is_file():
-        body = page.substitute(
-            assets,
-            status_class="",
-            missing="",
-            scripts=(
-                '<script id="atouts-config" type="application/json">'
-                f"{_json_for_html(widget_config(settings))}</script>\n"
-                f'<script defer src="/static/vendor/rasa-webchat/index.js?v={_file_version(bundle)}">'
-                "</script>\n"
-                f'<script defer src="/static/chat.js?v={assets["js_version"]}"></script>'
-            ),
-        )
-        status = 200
-    else:
+    values = {"css_version": _file_version(STATIC_DIR / "chat.css")}
+    if not bundle.is_file():
         log.warning("chat widget missing (%s): run `make setup`", bundle)
-        body = page.substitute(
-            assets,
-            status_class="missing",
-            missing=_template("missing_widget.html").template,
-            scripts="",
-        )
-        status = 503
+        return 503, {**values, "status_class": "missing",
+                     "missing": _template("missing_widget.html").template, "scripts": ""}
+    js_version = _file_version(STATIC_DIR / "chat.js")
+    scripts = (
+        '<script id="atouts-config" type="application/json">'
+        f"{_json_for_html(config)}</script>\n"
+        f'<script defer src="/static/vendor/rasa-webchat/index.js?v={_file_version(bundle)}"></script>\n'
+        f'<script defer src="/static/chat.js?v={js_version}"></script>'
+    )
+    return 200, {**values, "status_class": "", "missing": "", "scripts": scripts}
+
+
+async def index(request: web.Request) -> web.Response:
+    status, values = _chat_parts(request, widget_config(request.app[SETTINGS_KEY]))
+    body = _template("index.html").substitute(values, tagline=html.escape(TAGLINE))
     return html_response(status, body, "no-cache")
+
+
+_COLOR_RE = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
+
+
+async def widget_page(request: web.Request) -> web.Response:
+    """GET /widget: the chat inside the partner sites' bubble (an iframe of ours,
+    framed only by the allowed origins: see _security_headers)."""
+    partner = " ".join(request.query.get("partner", "").split())[:60]
+    color = request.query.get("color", "")
+    color = color if _COLOR_RE.fullmatch(color) else "#3a2e8c"
+    config = widget_config(request.app[SETTINGS_KEY])
+    config["customData"] = {**config["customData"], "partner": partner} if partner else config["customData"]
+    status, values = _chat_parts(request, config)
+    if values["scripts"]:  # before the chat: it may replace a storage the browser refuses
+        frame_js = f'<script defer src="/static/widget-frame.js?v={_file_version(STATIC_DIR / "widget-frame.js")}"></script>\n'
+        values["scripts"] = values["scripts"].replace('<script defer src="/static/vendor', frame_js + '<script defer src="/static/vendor', 1)
+    subtitle = f"avec {partner}" if partner else "Tes expériences, tes compétences"
+    body = _template("widget.html").substitute(
+        values, color=color, subtitle=html.escape(subtitle),
+        partner_title=html.escape(f" · {partner}") if partner else "",
+    )
+    return html_response(status, body, "no-cache")
+
+
+async def widget_script(request: web.Request) -> web.Response:
+    """GET /widget.js: the loader partners paste (cached an hour, revalidated by ETag)."""
+    path = STATIC_DIR / "widget.js"
+    etag = f'"{_file_version(path)}"'
+    headers = {"Cache-Control": WIDGET_CACHE, "ETag": etag, "Cross-Origin-Resource-Policy": "cross-origin"}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=path.read_bytes(), content_type="application/javascript", charset="utf-8",
+                        headers=headers)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -608,11 +636,15 @@ def create_app(
     vendor = Path(vendor_dir) if vendor_dir is not None else VENDOR_DIR
     app[VENDOR_KEY] = vendor
     app[CSP_KEY] = content_security_policy(settings.public_rasa_url)
+    ancestors = " ".join(("'self'",) + tuple(settings.widget_origins))
+    app[WIDGET_CSP_KEY] = app[CSP_KEY].replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
     app.cleanup_ctx.append(_http_client)
     app.on_response_prepare.append(_security_headers)
 
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
+    app.router.add_get("/widget", widget_page)
+    app.router.add_get("/widget.js", widget_script)
     # no HEAD: a link preview must not spend the single-use token
     app.router.add_get("/mes-donnees/{token:.*}", export, allow_head=False)
     if store is not None:

@@ -68,7 +68,13 @@ class Client:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph):
+def partner_ports() -> Dict[str, int]:
+    """Ports of two partner sites for the widget tests: one allowed, one not."""
+    return {"allowed": free_port(), "blocked": free_port()}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, partner_ports):
     if not MODEL.exists():
         pytest.fail("No trained model: run `make train` (make test does it) before the e2e tests.")
     var = tmp_path_factory.mktemp("e2e-var")
@@ -77,6 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph):
         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
         # every request comes from 127.0.0.1 here: the per-address limit is unit-tested
         extra_env={"ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000",
+                   "ATOUTS_WIDGET_ORIGINS": f"http://127.0.0.1:{partner_ports['allowed']}",
                    # the connectors talk to local fakes of Telegram and Messenger
                    **fake_telegram.env, **fake_graph.env},
     )

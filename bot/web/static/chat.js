@@ -23,4 +23,21 @@
   }
   var config = JSON.parse(configNode.textContent);
   window.WebChat.default(config, mount);
+
+  // rasa-webchat draws the answer buttons (quick replies) as plain <div>s: no
+  // keyboard, nothing for a screen reader. Make each one a real button.
+  function fixReplies(root) {
+    var replies = root.querySelectorAll ? root.querySelectorAll("div.rw-reply:not([role])") : [];
+    Array.prototype.forEach.call(replies, function (reply) {
+      reply.setAttribute("role", "button");
+      reply.setAttribute("tabindex", "0");
+      reply.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          reply.click();
+        }
+      });
+    });
+  }
+  new MutationObserver(function () { fixReplies(mount); }).observe(mount, { childList: true, subtree: true });
 })();
