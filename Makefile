@@ -8,6 +8,7 @@ RASA   := $(VENV)/bin/rasa
 MODEL  := models/atouts.tar.gz
 STAMP  := $(VENV)/.installed
 WEBCHAT := bot/web/static/vendor/rasa-webchat/index.js
+BROWSER_DRIVER := tests/browser/node_modules/playwright-core/package.json
 # Python 3.10 (Rasa 3.6 supports <= 3.10): from PATH, else from pyenv.
 PY310  ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2]==(3,10)' 2>/dev/null && { echo $$p; break; }; done)
@@ -47,6 +48,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 $(WEBCHAT): scripts/fetch_webchat.sh
 	bash scripts/fetch_webchat.sh
 
+# playwright-core drives the system's Chromium in the widget test (no browser download)
+$(BROWSER_DRIVER): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
 $(MODEL): $(STAMP) $(TRAIN_INPUTS)
 	$(RASA) train --fixed-model-name atouts --out models --num-threads 2
 	@touch $@
@@ -68,10 +74,10 @@ test-unit: $(STAMP)
 test-stories: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories --fail-on-prediction-errors --out results/stories
 
-test-e2e: setup $(MODEL)
+test-e2e: setup $(BROWSER_DRIVER) $(MODEL)
 	$(PY) -m pytest tests -m e2e -q
 
-test: setup validate $(MODEL)
+test: setup $(BROWSER_DRIVER) validate $(MODEL)
 	$(PY) -m pytest tests -q
 	$(MAKE) --no-print-directory test-stories
 
