@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import sys
 from dataclasses import dataclass
 from typing import (Any, Awaitable, Callable, Dict, List, Literal, Mapping, Optional, Sequence,
@@ -290,6 +291,29 @@ def text_messages(text: str, replies: Optional[List[Dict[str, str]]] = None) -> 
     return messages
 
 
+TEMPLATE_TEXT_LIMIT = 640
+TEMPLATE_BUTTONS_MAX = 3
+_LINK_LINE = re.compile(r"^(?P<label>[^\n:]{2,80}?)\s*:\s*(?P<url>https?://\S+)\s*$")
+
+
+def link_template(text: str) -> Optional[Dict[str, Any]]:
+    """Lines « Label : https://… » (the badge page, LinkedIn…) become a **button
+    template** with web_url buttons — tappable links that stay in the conversation;
+    None when the text has no such line (or too many, or too long a rest)."""
+    rest, buttons = [], []
+    for line in plain_text(text).split("\n"):
+        match = _LINK_LINE.match(line.strip())
+        if match and len(buttons) < TEMPLATE_BUTTONS_MAX:
+            buttons.append({"type": "web_url", "url": match["url"], "title": short_title(match["label"])})
+        else:
+            rest.append(line)
+    body = "\n".join(rest).strip() or "👇"
+    if not buttons or len(body) > TEMPLATE_TEXT_LIMIT:
+        return None
+    return {"attachment": {"type": "template", "payload": {
+        "template_type": "button", "text": body, "buttons": buttons}}}
+
+
 def image_message(url: str) -> Dict[str, Any]:
     return {"attachment": {"type": "image", "payload": {"url": url, "is_reusable": True}}}
 
@@ -426,7 +450,8 @@ class MessengerOutput(OutputChannel):
             log.error("Messenger message dropped (%s)", exc)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        for message in text_messages(text):
+        template = link_template(text)
+        for message in [template] if template else text_messages(text):
             await self._send(recipient_id, message)
 
     async def send_text_with_buttons(self, recipient_id: str, text: str,

@@ -243,6 +243,12 @@ def test_referent_answer_reaches_messenger_proactively(messenger, fake_graph, st
     assert "Karim, ton coach, a répondu ! 🎉" in got[0]["text"]
     proactive = [c for c in fake_graph.sent(psid) if c.message][before:]
     assert {c.body["messaging_type"] for c in proactive} == {"UPDATE"}
-    images = [c.message["attachment"]["payload"]["url"] for c in proactive if "attachment" in c.message]
+    attachments = [c.message["attachment"] for c in proactive if "attachment" in c.message]
+    images = [a["payload"]["url"] for a in attachments if a["type"] == "image"]
     assert len(images) == 1 and images[0].endswith("/image.png"), proactive
+    # the badge's links come as a button template: tappable, and kept in the thread
+    [template] = [a["payload"] for a in attachments if a["type"] == "template"]
+    assert template["template_type"] == "button"
+    urls = [b["url"] for b in template["buttons"]]
+    assert len(urls) == 2 and urls[1] == urls[0] + "/linkedin" and "/badges/" in urls[0]
     assert fake_graph.refused() == []

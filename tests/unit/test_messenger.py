@@ -489,3 +489,18 @@ def test_setup_reports_a_refusal(fake, monkeypatch, capsys):
     assert "code 190" in err and "not-the-page-token" not in err
     monkeypatch.delenv("ATOUTS_MESSENGER_PAGE_TOKEN")
     assert m.main(["setup"]) == 2
+
+
+def test_link_lines_become_a_button_template() -> None:
+    from channels.messenger import link_template
+
+    text = ("Le voir et le partager : https://atouts.example.org/badges/abc  \n"
+            "L'ajouter à ton profil LinkedIn : https://atouts.example.org/badges/abc/linkedin")
+    template = link_template(text)
+    payload = template["attachment"]["payload"]
+    assert payload["template_type"] == "button" and payload["text"] == "👇"
+    assert [b["url"] for b in payload["buttons"]] == [
+        "https://atouts.example.org/badges/abc", "https://atouts.example.org/badges/abc/linkedin"]
+    assert all(b["type"] == "web_url" and len(b["title"]) <= 20 for b in payload["buttons"])
+    assert link_template("Bravo 🎉 J'ajoute à ton profil : 🔍 Rigueur.") is None
+    assert link_template("https://atouts.example.org/referent/tok") is None  # a bare link stays text to forward
