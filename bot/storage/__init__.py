@@ -34,6 +34,7 @@ from bot.storage.challenge import (
     SelfAssessment,
     Submission,
 )
+from bot.storage.progress import ProgressPrefs, ProgressStore
 from bot.storage.models import (
     BADGE_LEVELS,
     CLAIM_STATUSES,
@@ -46,7 +47,9 @@ from bot.storage.models import (
     ExportToken,
     Invitation,
     Person,
+    ProgressProfile,
     ReferentResponse,
+    ResourceFeedback,
     SkillClaim,
     aware,
     iso,
@@ -56,7 +59,7 @@ from bot.storage.tokens import hash_token, new_token, plausible
 
 __all__ = [
     "DEFAULT_URL", "Assessment", "Badge", "Base", "Experience", "ExportToken", "Invitation",
-    "InvitationInfo", "InvitationView", "Person", "ReferentAnswers", "ReferentResponse",
+    "InvitationInfo", "InvitationView", "Person", "ProgressPrefs", "ReferentAnswers", "ReferentResponse",
     "SelfAssessment", "SkillClaim", "SkillSummary", "Store", "StoredBadge", "Submission", "badge_uuid",
 ]
 
@@ -104,7 +107,7 @@ def _stored(badge: Badge) -> StoredBadge:
     )
 
 
-class Store(ChallengeStore):
+class Store(ChallengeStore, ProgressStore):
     def __init__(self, url: str, revoke_status: Callable[[int], None] | None = None) -> None:
         """``revoke_status(index)`` revokes a badge in the status list (``BadgeIssuer.revoke``)."""
         self.url = url
@@ -306,11 +309,13 @@ class Store(ChallengeStore):
                     selectinload(Person.badges),
                     selectinload(Person.assessments),
                     selectinload(Person.invitations).selectinload(Invitation.responses),
+                    selectinload(Person.progress),
+                    selectinload(Person.resources),
                 )
             ).scalar_one_or_none()
             if person is None:
                 return {"person": None, "experiences": [], "export_tokens": [], "badges": [],
-                        "assessments": [], "referent_invitations": []}
+                        "assessments": [], "referent_invitations": [], "progress": None, "resources": []}
             return {
                 "person": {
                     "sender_id": person.sender_id,
@@ -362,6 +367,7 @@ class Store(ChallengeStore):
                     for b in person.badges
                 ],
                 **self._export_challenge(person),
+                **self._export_progress(person),
             }
 
     def erase_person(self, sender_id: str) -> int:
@@ -393,6 +399,8 @@ class Store(ChallengeStore):
                 delete(ReferentResponse).where(ReferentResponse.invitation_id.in_(invitation_ids)),
                 delete(Invitation).where(Invitation.person_id == person_id),
                 delete(Assessment).where(Assessment.person_id == person_id),
+                delete(ProgressProfile).where(ProgressProfile.person_id == person_id),
+                delete(ResourceFeedback).where(ResourceFeedback.person_id == person_id),
                 delete(Badge).where(Badge.person_id == person_id),
                 delete(SkillClaim).where(SkillClaim.experience_id.in_(experience_ids)),
                 delete(Experience).where(Experience.person_id == person_id),

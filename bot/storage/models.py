@@ -98,6 +98,20 @@ class Person(Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+    progress = relationship(
+        "ProgressProfile",
+        back_populates="person",
+        uselist=False,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    resources = relationship(
+        "ResourceFeedback",
+        back_populates="person",
+        order_by="ResourceFeedback.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
     badges = relationship(
         "Badge",
         back_populates="person",
@@ -278,3 +292,48 @@ class ChannelDelivery(Base):
     channel = Column(String(32), nullable=False)
     delivery_id = Column(String(128), nullable=False)
     received_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+
+
+RESOURCE_STATUSES = ("proposed", "done", "not_for_me")
+
+
+class ProgressProfile(Base):
+    """What « Progresser » remembers once asked: preferred formats and time, where the
+    person is (a department code, never more precise), whether they are a minor, and
+    whether follow-up reminders are welcome."""
+
+    __tablename__ = "progress_profiles"
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    kinds = Column(JSON, nullable=True)  # resource kinds; empty list = any
+    max_minutes = Column(Integer, nullable=True)
+    department = Column(String(3), nullable=True)  # "69", "2A", "974"
+    is_minor = Column(Boolean, nullable=True)
+    follow_ups = Column(Boolean, nullable=True)  # None: not asked yet
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    person = relationship("Person", back_populates="progress")
+
+
+class ResourceFeedback(Base):
+    """A resource proposed to the person, and what they said of it."""
+
+    __tablename__ = "resource_feedback"
+    __table_args__ = (
+        UniqueConstraint("person_id", "resource_id"),
+        CheckConstraint("status IN ('proposed', 'done', 'not_for_me')", name="status"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    resource_id = Column(String(100), nullable=False)
+    skill_id = Column(String(100), nullable=False)
+    status = Column(String(16), nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    person = relationship("Person", back_populates="resources")

@@ -57,6 +57,10 @@ def row_counts(url: str, where_sender: str | None = None) -> dict[str, int]:
         "ON p.id = i.person_id WHERE p.sender_id = :s",
         "referent_responses": "SELECT r.id FROM referent_responses r JOIN referent_invitations i "
         "ON i.id = r.invitation_id JOIN persons p ON p.id = i.person_id WHERE p.sender_id = :s",
+        "progress_profiles": "SELECT g.id FROM progress_profiles g JOIN persons p ON p.id = g.person_id "
+        "WHERE p.sender_id = :s",
+        "resource_feedback": "SELECT f.id FROM resource_feedback f JOIN persons p ON p.id = f.person_id "
+        "WHERE p.sender_id = :s",
     }
     engine = make_engine(url)
     try:
@@ -91,6 +95,8 @@ def populate(store: Store, sender_id: str) -> int:
     token, _ = store.create_invitation(sender_id, "Karim", "coach", ["organisation"])
     store.submit_referent(token, {"organisation": {"organisation_1": 3, "organisation_2": None}})
     store.create_invitation(sender_id, "Léa", "tuteur", ["organisation"])
+    store.set_progress_prefs(sender_id, kinds=["video"], max_minutes=30, department="69")
+    store.record_resources(sender_id, "organisation", ["organisation_video_1", "organisation_mooc_1"])
     return exp
 
 
@@ -300,7 +306,7 @@ def test_erase_removes_every_row_of_the_person_only(store: Store, url: str) -> N
     linked = row_counts(url, "u1")
     assert linked == {"persons": 1, "experiences": 1, "skill_claims": 2, "export_tokens": 1,
                       "badges": 1, "assessments": 1, "referent_invitations": 2,
-                      "referent_responses": 1}
+                      "referent_responses": 1, "progress_profiles": 1, "resource_feedback": 2}
     assert store.erase_person("u1") == sum(linked.values())
     assert row_counts(url, "u1") == {name: 0 for name in TABLES}
     assert row_counts(url) == before  # all that is left belongs to u2
@@ -318,7 +324,8 @@ def test_database_cascades_on_person_delete(store: Store, url: str) -> None:
     engine.dispose()
     assert row_counts(url) == {"persons": 1, "experiences": 1, "skill_claims": 2,
                                "export_tokens": 1, "badges": 1, "assessments": 1,
-                               "referent_invitations": 2, "referent_responses": 1}
+                               "referent_invitations": 2, "referent_responses": 1,
+                               "progress_profiles": 1, "resource_feedback": 2}
     assert row_counts(url, "u2") == row_counts(url)
 
 
@@ -447,3 +454,20 @@ def test_channel_deliveries_are_claimed_once_and_released_on_failure(store: Stor
     later = datetime.now(timezone.utc) + timedelta(days=3)
     assert store.prune_deliveries(later) == 2
     assert store.claim_delivery("telegram", "1001") is True
+
+
+def test_progress_prefs_and_resource_history(store: Store) -> None:
+    store.record_consent("u1", True, "v1")
+    assert store.progress_prefs("u1").kinds is None  # not asked yet
+    assert store.set_progress_prefs("u1", kinds=["video", "article", "video"], max_minutes=15)
+    assert store.set_progress_prefs("u1", department="2A", is_minor=True)
+    prefs = store.progress_prefs("u1")
+    assert (prefs.kinds, prefs.max_minutes, prefs.department, prefs.is_minor) == (("article", "video"), 15, "2A", True)
+    store.record_resources("u1", "rigueur", ["r1", "r2"])
+    store.record_resources("u1", "rigueur", ["r1"], "done")
+    store.record_resources("u1", "rigueur", ["r1"])  # proposed again: "done" is kept
+    assert store.progress_prefs("u1").history == {"r1": "done", "r2": "proposed"}
+    assert store.export_person("u1")["progress"]["department"] == "2A"
+    assert not store.set_progress_prefs("nobody", kinds=[])
+    with pytest.raises(ValueError):
+        store.record_resources("u1", "rigueur", ["r1"], "liked")
