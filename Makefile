@@ -12,7 +12,7 @@ BROWSER_DRIVER := tests/browser/node_modules/playwright-core/package.json
 # Python 3.10 (Rasa 3.6 supports <= 3.10): from PATH, else from pyenv.
 PY310  ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2]==(3,10)' 2>/dev/null && { echo $$p; break; }; done)
-TRAIN_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/skills -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/skills -type f \( -name '*.yml' -o -name '*.py' \) -not -path 'data/catalogue/*' 2>/dev/null)
 # Local settings (see .env.example), never committed.
 ifneq (,$(wildcard .env))
 include .env

@@ -82,7 +82,8 @@ def test_referent_answer_reaches_the_open_chat_page_proactively(client, store):
         @sio.on("bot_uttered")
         async def on_bot(data):  # noqa: ANN001
             received.append(data)
-            if "prêt 🏅" in (data.get("text") or ""):
+            # the badge's text comes first, then its image: wait for the image
+            if (data.get("attachment") or {}).get("type") == "image":
                 answered.set()
 
         await sio.connect(client.rasa, socketio_path="/socket.io", transports=["websocket"])
