@@ -35,6 +35,7 @@ from bot.storage.challenge import (
     Submission,
 )
 from bot.storage.progress import ProgressPrefs, ProgressStore
+from bot.storage.partners import GroupInfo, GroupStats, PartnerStore
 from bot.storage.models import (
     BADGE_LEVELS,
     CLAIM_STATUSES,
@@ -45,6 +46,7 @@ from bot.storage.models import (
     Base,
     Experience,
     ExportToken,
+    GroupMember,
     Invitation,
     Person,
     ProgressProfile,
@@ -58,7 +60,8 @@ from bot.storage.models import (
 from bot.storage.tokens import hash_token, new_token, plausible
 
 __all__ = [
-    "DEFAULT_URL", "Assessment", "Badge", "Base", "Experience", "ExportToken", "Invitation",
+    "DEFAULT_URL", "Assessment", "Badge", "Base", "Experience", "ExportToken", "GroupInfo", "GroupStats",
+    "Invitation",
     "InvitationInfo", "InvitationView", "Person", "ProgressPrefs", "ReferentAnswers", "ReferentResponse",
     "SelfAssessment", "SkillClaim", "SkillSummary", "Store", "StoredBadge", "Submission", "badge_uuid",
 ]
@@ -107,7 +110,7 @@ def _stored(badge: Badge) -> StoredBadge:
     )
 
 
-class Store(ChallengeStore, ProgressStore):
+class Store(ChallengeStore, ProgressStore, PartnerStore):
     def __init__(self, url: str, revoke_status: Callable[[int], None] | None = None) -> None:
         """``revoke_status(index)`` revokes a badge in the status list (``BadgeIssuer.revoke``)."""
         self.url = url
@@ -315,7 +318,8 @@ class Store(ChallengeStore, ProgressStore):
             ).scalar_one_or_none()
             if person is None:
                 return {"person": None, "experiences": [], "export_tokens": [], "badges": [],
-                        "assessments": [], "referent_invitations": [], "progress": None, "resources": []}
+                        "assessments": [], "referent_invitations": [], "progress": None, "resources": [],
+                        "groups": []}
             return {
                 "person": {
                     "sender_id": person.sender_id,
@@ -368,6 +372,7 @@ class Store(ChallengeStore, ProgressStore):
                 ],
                 **self._export_challenge(person),
                 **self._export_progress(person),
+                **self._export_partners(s, person.id),
             }
 
     def erase_person(self, sender_id: str) -> int:
@@ -400,6 +405,7 @@ class Store(ChallengeStore, ProgressStore):
                 delete(Invitation).where(Invitation.person_id == person_id),
                 delete(Assessment).where(Assessment.person_id == person_id),
                 delete(ProgressProfile).where(ProgressProfile.person_id == person_id),
+                delete(GroupMember).where(GroupMember.person_id == person_id),
                 delete(ResourceFeedback).where(ResourceFeedback.person_id == person_id),
                 delete(Badge).where(Badge.person_id == person_id),
                 delete(SkillClaim).where(SkillClaim.experience_id.in_(experience_ids)),

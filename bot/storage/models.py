@@ -337,3 +337,38 @@ class ResourceFeedback(Base):
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     person = relationship("Person", back_populates="resources")
+
+
+GROUP_NAME_MAX = 100
+GROUP_CODE_LEN = 6
+
+
+class PartnerGroup(Base):
+    """A partner's group (mission locale, university, association): a short code the
+    young people type in the chat, and the sha256 of the partner page's secret token.
+    Not personal data: the partner's name, a code, a hash, a time."""
+
+    __tablename__ = "partner_groups"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(GROUP_NAME_MAX), nullable=False)
+    code = Column(String(GROUP_CODE_LEN), nullable=False, unique=True)
+    token_hash = Column(String(64), nullable=False, unique=True)  # sha256 hex of the page token
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class GroupMember(Base):
+    """A young person who entered a group's code: only counted, never shown, in the
+    partner's figures. Exported and erased with the person."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"),)
+
+    id = Column(Integer, primary_key=True)
+    group_id = Column(
+        Integer, ForeignKey("partner_groups.id", ondelete="CASCADE"), nullable=False
+    )
+    person_id = Column(
+        Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    joined_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)

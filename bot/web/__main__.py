@@ -14,15 +14,17 @@ log = logging.getLogger("bot.web")
 
 _TOKEN_PATH = re.compile(r"^/mes-donnees/.*")
 _REFERENT_PATH = re.compile(r"^/referent/.*")  # a referent's link is a secret too
+_PARTNER_PATH = re.compile(r"^/partenaires/.*")  # a partner page link as well
 _BADGE_PATH = re.compile(r"^/badges/[^/]+")  # a badge id leads to one person's badge
 
 
 class AccessLogger(AbstractAccessLogger):
-    """Method, path, status, duration: no client address, export and referent tokens hidden."""
+    """Method, path, status, duration: no client address, export, referent and partner tokens hidden."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = _TOKEN_PATH.sub("/mes-donnees/…", request.path)
         path = _REFERENT_PATH.sub("/referent/…", _BADGE_PATH.sub("/badges/…", path))
+        path = _PARTNER_PATH.sub("/partenaires/…", path)
         self.logger.info("%s %s %s %.0fms", request.method, path, response.status, time * 1000)
 
 

@@ -648,9 +648,11 @@ def create_app(
     # no HEAD: a link preview must not spend the single-use token
     app.router.add_get("/mes-donnees/{token:.*}", export, allow_head=False)
     if store is not None:
-        from bot.web.referent import setup_referent_routes  # it imports this module
+        from bot.web.partners import setup_partner_routes  # they import this module
+        from bot.web.referent import setup_referent_routes
 
         setup_referent_routes(app)
+        setup_partner_routes(app)
     if issuer is not None:
         app[ISSUER_KEY] = issuer
         app.router.add_get("/badges/{id}", badge_page)

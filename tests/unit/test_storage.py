@@ -21,8 +21,10 @@ from bot.storage import Base, SkillSummary, Store
 from bot.storage.db import MIGRATIONS_DIR, make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-# the tables that hold something about a person (channel_deliveries holds platform ids only)
-TABLES = [t.name for t in Base.metadata.sorted_tables if t.name != "channel_deliveries"]
+# the tables that hold something about a person (channel_deliveries holds platform ids
+# only, partner_groups a partner's name, code and token hash)
+NOT_PERSONAL = ("channel_deliveries", "partner_groups")
+TABLES = [t.name for t in Base.metadata.sorted_tables if t.name not in NOT_PERSONAL]
 _INDEXES = itertools.count(7)
 
 
@@ -61,6 +63,8 @@ def row_counts(url: str, where_sender: str | None = None) -> dict[str, int]:
         "WHERE p.sender_id = :s",
         "resource_feedback": "SELECT f.id FROM resource_feedback f JOIN persons p ON p.id = f.person_id "
         "WHERE p.sender_id = :s",
+        "group_members": "SELECT m.id FROM group_members m JOIN persons p ON p.id = m.person_id "
+        "WHERE p.sender_id = :s",
     }
     engine = make_engine(url)
     try:
@@ -97,6 +101,8 @@ def populate(store: Store, sender_id: str) -> int:
     store.create_invitation(sender_id, "Léa", "tuteur", ["organisation"])
     store.set_progress_prefs(sender_id, kinds=["video"], max_minutes=30, department="69")
     store.record_resources(sender_id, "organisation", ["organisation_video_1", "organisation_mooc_1"])
+    code, _ = store.create_group(f"Mission locale {sender_id}")
+    store.join_group(sender_id, code)
     return exp
 
 
@@ -109,7 +115,7 @@ def test_migrate_creates_tables_and_is_idempotent(url: str) -> None:
     store.migrate()
     engine = make_engine(url)
     with engine.connect() as conn:
-        assert set(inspect(conn).get_table_names()) == {*TABLES, "channel_deliveries", "alembic_version"}
+        assert set(inspect(conn).get_table_names()) == {*TABLES, *NOT_PERSONAL, "alembic_version"}
         head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
         assert MigrationContext.configure(conn).get_current_revision() == head
     engine.dispose()
@@ -289,7 +295,7 @@ def test_export_contains_everything(store: Store) -> None:
     # every stored value of the person appears in the export
     exported = json.dumps(data, ensure_ascii=False)
     for value in ["web", "v1", "J'ai organisé un tournoi de foot.", "sport",
-                  "j'ai tout planifié", "0.9", "0.4"]:
+                  "j'ai tout planifié", "0.9", "0.4", "Mission locale u1"]:
         assert value in exported
 
 
@@ -306,7 +312,8 @@ def test_erase_removes_every_row_of_the_person_only(store: Store, url: str) -> N
     linked = row_counts(url, "u1")
     assert linked == {"persons": 1, "experiences": 1, "skill_claims": 2, "export_tokens": 1,
                       "badges": 1, "assessments": 1, "referent_invitations": 2,
-                      "referent_responses": 1, "progress_profiles": 1, "resource_feedback": 2}
+                      "referent_responses": 1, "progress_profiles": 1, "resource_feedback": 2,
+                      "group_members": 1}
     assert store.erase_person("u1") == sum(linked.values())
     assert row_counts(url, "u1") == {name: 0 for name in TABLES}
     assert row_counts(url) == before  # all that is left belongs to u2
@@ -325,7 +332,7 @@ def test_database_cascades_on_person_delete(store: Store, url: str) -> None:
     assert row_counts(url) == {"persons": 1, "experiences": 1, "skill_claims": 2,
                                "export_tokens": 1, "badges": 1, "assessments": 1,
                                "referent_invitations": 2, "referent_responses": 1,
-                               "progress_profiles": 1, "resource_feedback": 2}
+                               "progress_profiles": 1, "resource_feedback": 2, "group_members": 1}
     assert row_counts(url, "u2") == row_counts(url)
 
 
