@@ -6,7 +6,7 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
+from rasa_sdk.events import EventType, ReminderCancelled, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -264,13 +264,22 @@ class ActionShowMySkills(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         ref = services.referentiel()
         if _consent(tracker):
-            summaries = services.store().confirmed_skills(tracker.sender_id)
+            store = services.store()
+            summaries = store.confirmed_skills(tracker.sender_id)
+            tests = {a.skill_id: "done" if a.completed else "started" for a in store.self_assessments(tracker.sender_id)}
+            badges: Dict[str, str] = {}
+            for badge in store.badges_of(tracker.sender_id):  # oldest first: the last is the highest
+                if badge.revoked_at is None:
+                    badges[badge.skill_id] = badge.level
+            pending = sum(1 for i in store.invitations_of(tracker.sender_id) if i.state == "open")
+            texts = messages.profile(summaries, ref, tests, badges, pending)
         else:
             summaries = services.session_summaries(tracker.get_slot("session_skills") or [])
-        texts = messages.profile(summaries, ref)
+            texts = messages.profile(summaries, ref)
         for text in texts[:-1]:
             dispatcher.utter_message(text=text)
-        dispatcher.utter_message(text=texts[-1], buttons=messages.MENU_BUTTONS[:1])
+        buttons = messages.PROFILE_BUTTONS if summaries else messages.MENU_BUTTONS[:1]
+        dispatcher.utter_message(text=texts[-1], buttons=buttons)
         return []
 
 
@@ -289,17 +298,6 @@ class ActionExplainSkill(Action):
         return [SlotSet("skill", None)]
 
 
-class ActionComingSoon(Action):
-    def name(self) -> Text:
-        return "action_coming_soon"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        dispatcher.utter_message(text=messages.COMING_SOON.get(intent, messages.COMING_SOON["start_assessment"]))
-        dispatcher.utter_message(text=messages.COMING_SOON_NEXT, buttons=messages.MENU_BUTTONS[:1])
-        return []
-
-
 # --- privacy ------------------------------------------------------------------------------
 class ActionDeleteMyData(Action):
     def name(self) -> Text:
@@ -311,8 +309,9 @@ class ActionDeleteMyData(Action):
             return [SlotSet("delete_confirmed", None)]
         services.store().erase_person(tracker.sender_id)
         dispatcher.utter_message(text=messages.erased())
-        # The tracker store sees this flag and erases the whole conversation.
-        return [SlotSet("data_erased", True)]
+        # No reminder after erasure; the tracker store sees the flag and erases the
+        # whole conversation.
+        return [ReminderCancelled(), SlotSet("data_erased", True)]
 
 
 class ActionExportMyData(Action):

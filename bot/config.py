@@ -43,6 +43,9 @@ class Settings:
     export_ttl_seconds: int
     var_dir: Path  # generated data: keys, badge status list, secrets (git-ignored)
     invitation_ttl_seconds: int  # referent links
+    engagement_api_url: str = ""  # API Engagement (missions); empty key = offline catalogue
+    engagement_api_key: str = ""
+    follow_up_seconds: int = 5 * 24 * 3600  # follow-up reminder after resources/missions
     widget_origins: tuple = ()  # partner sites allowed to embed the widget (scheme://host[:port])
     referent_get_limit: int = 30  # per client address and 10 minutes, on /referent/*
     referent_post_limit: int = 10
@@ -68,6 +71,9 @@ class Settings:
             export_ttl_seconds=int(_env("ATOUTS_EXPORT_TTL", "3600")),
             var_dir=Path(_env("ATOUTS_VAR_DIR", str(ROOT / "var"))),
             invitation_ttl_seconds=int(_env("ATOUTS_INVITATION_TTL", str(30 * 24 * 3600))),
+            engagement_api_url=_env("ATOUTS_ENGAGEMENT_API_URL", ""),
+            engagement_api_key=_env("ATOUTS_ENGAGEMENT_API_KEY", ""),
+            follow_up_seconds=int(_env("ATOUTS_FOLLOW_UP_SECONDS", str(5 * 24 * 3600))),
             widget_origins=parse_origins(_env("ATOUTS_WIDGET_ORIGINS", "")),
             referent_get_limit=int(_env("ATOUTS_REFERENT_GET_LIMIT", "30")),
             referent_post_limit=int(_env("ATOUTS_REFERENT_POST_LIMIT", "10")),

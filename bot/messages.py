@@ -16,19 +16,16 @@ MENU_BUTTONS = [
     {"title": "Raconter une expérience", "payload": "/want_to_tell"},
     {"title": "Voir mes compétences", "payload": "/show_my_skills"},
 ]
+PROFILE_BUTTONS = [
+    {"title": "Raconter une expérience", "payload": "/want_to_tell"},
+    {"title": "Tester une compétence", "payload": "/start_assessment"},
+    {"title": "Progresser", "payload": "/find_resources"},
+    {"title": "Mes badges", "payload": "/show_my_badges"},
+]
 CONFIRM_BUTTONS = [
     {"title": "Oui, c'est moi", "payload": "/affirm"},
     {"title": "Pas vraiment", "payload": "/deny"},
 ]
-
-COMING_SOON = {
-    "start_assessment": "Le questionnaire pour prouver une compétence, avec l'avis de ton coach ou de ton tuteur, arrive très bientôt 🛠️",
-    "invite_referent": "Inviter quelqu'un qui te connaît (coach, tuteur, prof…) pour confirmer tes compétences : ça arrive très bientôt 🛠️",
-    "show_my_badges": "Les badges à mettre sur ton CV ou sur LinkedIn arrivent très bientôt 🛠️",
-    "find_resources": "Les vidéos et conseils pour progresser arrivent très bientôt 🛠️",
-    "find_missions": "Les missions de bénévolat près de chez toi arrivent très bientôt 🛠️",
-}
-COMING_SOON_NEXT = "En attendant, on peut repérer tes compétences : raconte-moi une expérience !"
 
 INTENT_LABELS: Dict[str, str] = {
     "greet": "dire bonjour",
@@ -56,6 +53,9 @@ INTENT_LABELS: Dict[str, str] = {
     "out_of_scope": "autre chose",
     "choose": "choisir cette réponse",
     "manage_invitations": "voir ou annuler tes invitations",
+    "resource_feedback": "me dire ce que tu as fait d'une ressource",
+    "join_group": "rejoindre un groupe avec un code",
+    "stop_follow_ups": "arrêter les relances",
 }
 
 
@@ -102,18 +102,24 @@ def summary(skills: Sequence[Skill], stored: bool) -> str:
     return f"Bravo 🎉 Tu as montré : {names}. (Je ne garde rien, comme tu l'as choisi.)"
 
 
-def profile(summaries: Sequence[SkillSummary], referentiel: Referentiel) -> List[str]:
-    """The profile as a few short messages."""
+def profile(summaries: Sequence[SkillSummary], referentiel: Referentiel,
+            tests: Optional[Dict[str, str]] = None, badges: Optional[Dict[str, str]] = None,
+            pending: int = 0) -> List[str]:
+    """The profile as a few short messages: skills with their experiences, test and
+    badge level; then what is in progress."""
     if not summaries:
         return ["Ton profil est encore vide. Raconte-moi une expérience pour commencer !"]
+    tests, badges = tests or {}, badges or {}
     lines = []
     for s in summaries:
         skill = referentiel.get(s.skill_id)
         if skill is None:
             continue
-        times = "1 expérience" if s.count == 1 else f"{s.count} expériences"
-        lines.append(f"{skill.title} ({times})")
-    return ["Tes compétences repérées 💪  \n" + "  \n".join(lines)]
+        lines.append(profile_line(skill, s.count, badges.get(s.skill_id), s.skill_id in badges, tests.get(s.skill_id)))
+    texts = ["Tes compétences repérées 💪  \n" + "  \n".join(lines)]
+    if pending:
+        texts.append(f"En cours ⏳ {pending} invitation{'s' if pending > 1 else ''} en attente de réponse.")
+    return texts
 
 
 def explain_skill(skill: Skill) -> str:
@@ -442,3 +448,129 @@ def no_badges() -> str:
 
 def badge_line(title: str, level: str, revoked: bool) -> str:
     return f"{title} — {LEVEL_NAMES.get(level, level)}{' (annulé)' if revoked else ''}"
+
+
+# --- Progresser: resources, missions, follow-ups, groups ---------------------------------
+
+KIND_LABELS = {"video": "Vidéo", "article": "Article", "mooc": "MOOC", "exercice": "Exercice", "podcast": "Podcast"}
+KIND_EMOJI = {"video": "🎬", "article": "📄", "mooc": "🎓", "exercice": "✏️", "podcast": "🎧"}
+ANY_KIND = "any"
+KIND_BUTTONS = [{"title": f"{KIND_EMOJI[k]} {label}", "payload": choose("kind", k)} for k, label in KIND_LABELS.items()] + [
+    {"title": "Peu importe", "payload": choose("kind", ANY_KIND)}]
+TIME_CHOICES = [("10 min", 10), ("30 min", 30), ("1 h ou plus", 90)]
+TIME_BUTTONS = [{"title": title, "payload": choose("minutes", str(n))} for title, n in TIME_CHOICES]
+YES_NO_BUTTONS = [{"title": "Oui", "payload": "/affirm"}, {"title": "Non", "payload": "/deny"}]
+
+ASK_PROGRESS_SKILL = "Quelle compétence tu veux faire grandir ? 🌱"
+PROGRESS_SKILL_NOT_UNDERSTOOD = "Choisis avec les boutons, ou écris le nom d'une compétence (par exemple « la rigueur ») 🙂"
+ASK_KINDS = "Pour apprendre, tu préfères quoi ?"
+KINDS_NOT_UNDERSTOOD = "Choisis un format avec les boutons 🙂"
+ASK_TIME = "Tu as combien de temps, en général ?"
+TIME_NOT_UNDERSTOOD = "Choisis avec les boutons, ou écris par exemple « 20 min » 🙂"
+ASK_PLACE = "Tu habites où ? Ton code postal ou ta ville suffit (je garde juste le département)."
+PLACE_NOT_UNDERSTOOD = "Donne-moi ton code postal (par exemple 69003) ou le nom de ta ville 🙂"
+ASK_MINOR = "Tu as moins de 18 ans ? (Certaines missions sont réservées aux majeurs.)"
+MINOR_NOT_UNDERSTOOD = "Dis-moi juste oui ou non 🙂"
+NO_MORE_RESOURCES = ("J'ai fait le tour de mes idées pour cette compétence 😅 Raconte-moi ce que tu as essayé : "
+                     "ça peut montrer de nouvelles compétences !")
+NO_MISSIONS = "Je n'ai pas trouvé de mission pour l'instant 😕 Réessaie dans quelques jours."
+FEEDBACK_USE_BUTTONS = "Dis-le-moi avec les boutons sous la ressource 🙂"
+FOLLOW_UP_NO = "OK, pas de relance 👍"
+FOLLOW_UPS_STOPPED = "C'est noté, plus de relances 👍 Tu peux toujours revenir me parler."
+GROUP_NEEDS_CONSENT = ("Pour rejoindre un groupe, je dois garder ton profil. Si tu es d'accord, "
+                       "raconte-moi une expérience et dis oui quand je te demande pour tes données 🙂")
+GROUP_ASK_CODE = "Écris « code » suivi de ton code, par exemple « code KX7P2M » 🙂"
+GROUP_UNKNOWN = "Je ne connais pas ce code 🤔 Vérifie-le avec la personne qui te l'a donné."
+PROGRESS_BUTTONS = [
+    {"title": "Des idées pour progresser", "payload": "/find_resources"},
+    {"title": "Une mission de bénévolat", "payload": "/find_missions"},
+]
+
+
+def _duration(minutes: int) -> str:
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h" + (f" {rest:02d}" if rest else "")
+
+
+def resources_intro(skill: Skill) -> str:
+    return f"Voilà des idées pour progresser : {skill.title} 👇"
+
+
+def resource_card(resource, reason: str) -> str:  # noqa: ANN001 - bot.progress.catalogue.Resource
+    head = (f"{KIND_EMOJI.get(resource.kind, '•')} « {resource.title} » · {_duration(resource.duration_minutes)}"
+            f" · {resource.provider}")
+    return "  \n".join([head, resource.pitch, f"👉 {reason}", resource.url])
+
+
+def resource_buttons(resource_id: str) -> List[Dict[str, str]]:
+    payload = '/resource_feedback{"resource":"%s","feedback":"%s"}'
+    return [{"title": "✅ Fait", "payload": payload % (resource_id, "done")},
+            {"title": "🙅 Pas pour moi", "payload": payload % (resource_id, "not_for_me")}]
+
+
+def resource_done(title: str) -> str:
+    return (f"Bravo pour « {title} » 🎉 Raconte-moi ce que tu en as tiré : "
+            "ça peut montrer une compétence de plus !")
+
+
+def resource_not_for_me() -> str:
+    return "Noté 👍 Je ne te la proposerai plus."
+
+
+def more_ideas_buttons(skill_id: str) -> List[Dict[str, str]]:
+    return [{"title": "Raconter une expérience", "payload": "/want_to_tell"},
+            {"title": "D'autres idées", "payload": '/find_resources{"skill":"%s"}' % skill_id}]
+
+
+def missions_intro(skill: Skill) -> str:
+    return f"Des missions pour faire grandir : {skill.title} 👇"
+
+
+def mission_card(mission) -> str:  # noqa: ANN001 - bot.progress.engagement.Mission
+    where = f", {mission.city}" if getattr(mission, "city", None) else (" · à distance" if mission.remote else "")
+    who = f" — {mission.organization}" if getattr(mission, "organization", None) else ""
+    lines = [f"🤝 {mission.title}{who}{where}"]
+    if getattr(mission, "pitch", None):
+        lines.append(mission.pitch)
+    lines.append(f"Postuler : {mission.url}")
+    return "  \n".join(lines)
+
+
+def offer_follow_up(days: int) -> str:
+    return (f"Je te relance dans {days} jours pour savoir comment ça s'est passé ? "
+            "(Tu pourras dire « stop les rappels » quand tu veux.)")
+
+
+def follow_up_scheduled(days: int) -> str:
+    return f"Je te relance dans {days} jour{'s' if days > 1 else ''} pour savoir comment ça s'est passé 🔔"
+
+
+def follow_up_question(about: str) -> str:
+    return (f"Coucou 👋 Tu as pu essayer {about} ?  \n"
+            "Si tu as vécu un truc, raconte-le-moi : ça peut montrer une nouvelle compétence 💪")
+
+
+FOLLOW_UP_BUTTONS = [
+    {"title": "Oui, je raconte", "payload": "/want_to_tell"},
+    {"title": "Pas encore", "payload": "/skip"},
+    {"title": "Stop les rappels", "payload": "/stop_follow_ups"},
+]
+
+
+def group_joined(name: str) -> str:
+    return (f"Bienvenue dans le groupe « {name} » 🙌 Ils verront seulement des chiffres anonymes, "
+            "jamais ce que tu racontes.")
+
+
+def profile_line(skill: Skill, count: int, level: Optional[str], badge: bool, test: Optional[str]) -> str:
+    times = "1 expérience" if count == 1 else f"{count} expériences"
+    extra = ""
+    if badge and level:
+        extra = f" · {LEVEL_NAMES.get(level, level)} 🏅"
+    elif test == "done":
+        extra = " · test fait"
+    elif test == "started":
+        extra = " · test à finir"
+    return f"{skill.title} ({times}){extra}"

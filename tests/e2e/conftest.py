@@ -15,6 +15,7 @@ import pytest
 
 from bot.config import ROOT
 from bot.launcher import Stack, StackConfig
+from tests.fakes.engagement import fake_engagement  # noqa: F401 - fixtures
 from tests.fakes.graph import fake_graph  # noqa: F401 - fixtures
 from tests.fakes.telegram import fake_telegram  # noqa: F401 - fixtures
 
@@ -74,7 +75,7 @@ def partner_ports() -> Dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, partner_ports):
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, partner_ports, fake_engagement):
     if not MODEL.exists():
         pytest.fail("No trained model: run `make train` (make test does it) before the e2e tests.")
     var = tmp_path_factory.mktemp("e2e-var")
@@ -84,6 +85,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, p
         # every request comes from 127.0.0.1 here: the per-address limit is unit-tested
         extra_env={"ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000",
                    "ATOUTS_WIDGET_ORIGINS": f"http://127.0.0.1:{partner_ports['allowed']}",
+                   "ATOUTS_FOLLOW_UP_SECONDS": "4",  # reminders fire during the test
+                   **fake_engagement.env,  # missions from a local fake of the API Engagement
                    # the connectors talk to local fakes of Telegram and Messenger
                    **fake_telegram.env, **fake_graph.env},
     )

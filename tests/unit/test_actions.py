@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 from rasa_sdk import Action
-from rasa_sdk.events import SlotSet, UserUtteranceReverted
+from rasa_sdk.events import ReminderCancelled, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 import actions.actions as acts
@@ -32,10 +32,15 @@ TEAM = {"id": "travail_en_equipe", "confidence": 0.45, "evidence": "toute l'équ
 # --- helpers ----------------------------------------------------------------------------
 
 
+_QUOTED = re.compile(r"«[^»]*»|https?://\S+")
+
+
 def assert_house_style(text: str) -> None:
     assert text, "empty bot message"
-    assert len(text) <= MAX_CHARS, f"message too long ({len(text)}): {text!r}"
-    assert not _VOUS.search(fold(text)), f"'vous' in a bot message: {text!r}"
+    readable = re.sub(r"https?://\S+", "", text)  # a link is tapped, not read
+    assert len(readable) <= MAX_CHARS, f"message too long ({len(readable)}): {text!r}"
+    # quoted words (the person's, a resource's title) and links are not the bot's voice
+    assert not _VOUS.search(fold(_QUOTED.sub("", text))), f"'vous' in a bot message: {text!r}"
 
 
 def run(action: Action, tracker, domain) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
@@ -466,7 +471,7 @@ def test_show_my_skills_lists_confirmed_skills(app_db: str, make_tracker, domain
     assert f"{ref.get('rigueur').title} (1 expérience)" in text
     assert ref.get("curiosite").label not in text
     assert text.index("Gestion du stress") < text.index("Rigueur")
-    assert msgs[-1]["buttons"] == messages.MENU_BUTTONS[:1]
+    assert msgs[-1]["buttons"] == messages.PROFILE_BUTTONS
 
 
 def test_show_my_skills_without_consent_uses_the_session(app_db: str, make_tracker, domain) -> None:
@@ -509,19 +514,6 @@ def test_explain_soft_skills_in_general(make_tracker, domain) -> None:
     assert events == [SlotSet("skill", None)]
 
 
-@pytest.mark.parametrize("intent", sorted(messages.COMING_SOON))
-def test_coming_soon_per_intent(make_tracker, domain, intent: str) -> None:
-    assert intent in domain["intents"]
-    msgs, _ = run(acts.ActionComingSoon(), make_tracker(intent=intent), domain)
-    assert texts(msgs) == [messages.COMING_SOON[intent], messages.COMING_SOON_NEXT]
-    assert msgs[1]["buttons"] == messages.MENU_BUTTONS[:1]
-
-
-def test_coming_soon_unknown_intent(make_tracker, domain) -> None:
-    msgs, _ = run(acts.ActionComingSoon(), make_tracker(intent="greet"), domain)
-    assert texts(msgs)[0] == messages.COMING_SOON["start_assessment"]
-
-
 # --- privacy -------------------------------------------------------------------------------------
 
 
@@ -533,7 +525,7 @@ def test_delete_confirmed_erases_only_that_sender(app_db: str, make_tracker, dom
         store.create_export_token(sender)
     msgs, events = run(acts.ActionDeleteMyData(),
                        make_tracker(slots={"delete_confirmed": True, "consent": "oui"}, sender_id="alice"), domain)
-    assert events == [SlotSet("data_erased", True)]
+    assert events == [ReminderCancelled(), SlotSet("data_erased", True)]  # no reminder after erasure
     assert texts(msgs) == [messages.erased()]
     assert db_rows(app_db, "SELECT sender_id FROM persons") == [("bob",)]
     for table in ("experiences", "skill_claims", "export_tokens"):
