@@ -170,6 +170,8 @@ class ValidateAssessmentForm(FormValidationAction):
     def validate_assessment_skill(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"assessment_skill": None}
         if not _consent(tracker):
             return {"assessment_skill": None}
         skill = _pick_skill(tracker, value, _confirmed(tracker))
@@ -188,6 +190,8 @@ class ValidateAssessmentForm(FormValidationAction):
     def validate_assessment_answer(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"assessment_answer": None}
         skill = self._skill(tracker)
         store = services.store()
         state = store.self_assessment(tracker.sender_id, skill.id) if skill else None
@@ -209,6 +213,8 @@ class ValidateAssessmentForm(FormValidationAction):
     def validate_assessment_example(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"assessment_example": None}
         skill = self._skill(tracker)
         item_id = tracker.get_slot("assessment_example_item")
         text = clean_user_text(value if isinstance(value, str) else "")
@@ -337,6 +343,8 @@ class ValidateInviteForm(FormValidationAction):
     def validate_referent_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"referent_name": None}
         name = clean_first_name(_entity(tracker, "first_name") or (value if isinstance(value, str) else None))
         if name is None:
             dispatcher.utter_message(text=messages.referent_name_not_understood())
@@ -345,6 +353,8 @@ class ValidateInviteForm(FormValidationAction):
     def validate_referent_relation(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"referent_relation": None}
         chosen = _entity(tracker, "relation")
         relation = chosen if chosen in RELATIONSHIPS else relation_from_text(value if isinstance(value, str) else "")
         if relation is None:
@@ -354,6 +364,8 @@ class ValidateInviteForm(FormValidationAction):
     def validate_referent_skills(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"referent_skills": None}
         if isinstance(value, list):  # preset by action_start_invite
             return {"referent_skills": value or None}
         confirmed = _confirmed(tracker)
@@ -369,6 +381,8 @@ class ValidateInviteForm(FormValidationAction):
     def validate_first_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"first_name": None}
         name = clean_first_name(_entity(tracker, "first_name") or (value if isinstance(value, str) else None))
         if name is None:
             dispatcher.utter_message(text=messages.name_not_understood().replace(", ou appuie sur « Passer »", ""))
@@ -380,6 +394,8 @@ class ValidateInviteForm(FormValidationAction):
     def validate_referent_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"referent_email": None}
         if value == "-":
             return {EMAIL_SLOT: "-"}
         email = mailer.clean_email(value if isinstance(value, str) else None)

@@ -92,7 +92,7 @@ class ActionStartResources(Action):
         return "action_start_resources"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        skill = _named_skill(tracker)
+        skill = _named_skill(tracker, _text(tracker))  # « progresser en rigueur »
         offered = _offered_skills(tracker)
         if skill is None and _consent(tracker) and len(offered) == 1:
             skill = offered[0]
@@ -138,6 +138,8 @@ class _ProgressSkill:
     def validate_progress_skill(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"progress_skill": None}
         skill = _named_skill(tracker, value)
         if skill is None:
             dispatcher.utter_message(text=messages.PROGRESS_SKILL_NOT_UNDERSTOOD)
@@ -155,6 +157,8 @@ class ValidateResourcesForm(_ProgressSkill, FormValidationAction):
     def validate_resource_kinds(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"resource_kinds": None}
         if isinstance(value, list):  # remembered from an earlier time
             return {"resource_kinds": value}
         chosen = _entity(tracker, "kind")
@@ -174,6 +178,8 @@ class ValidateResourcesForm(_ProgressSkill, FormValidationAction):
     def validate_resource_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"resource_time": None}
         if isinstance(value, int) and not isinstance(value, bool):
             return {"resource_time": value}
         chosen = _entity(tracker, "minutes")
@@ -261,7 +267,7 @@ class ActionStartMissions(Action):
         return "action_start_missions"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        skill = _named_skill(tracker)
+        skill = _named_skill(tracker, _text(tracker))  # « progresser en rigueur »
         offered = _offered_skills(tracker)
         if skill is None and _consent(tracker) and len(offered) == 1:
             skill = offered[0]
@@ -311,6 +317,8 @@ class ValidateMissionsForm(_ProgressSkill, FormValidationAction):
     def validate_mission_place(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"mission_place": None}
         place = _place(value)
         if place is None:
             dispatcher.utter_message(text=messages.PLACE_NOT_UNDERSTOOD)
@@ -323,6 +331,8 @@ class ValidateMissionsForm(_ProgressSkill, FormValidationAction):
     def validate_mission_minor(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # reset by the action that opened the form: nothing to check
+            return {"mission_minor": None}
         answer = {"oui": True, "non": False}.get(value) if isinstance(value, str) else None
         if answer is None:
             answer = yes_no(value if isinstance(value, str) else None)

@@ -172,3 +172,20 @@ def test_every_resource_card_keeps_the_house_style() -> None:
     reason = "Pour travailler « Je relis ou je vérifie mon travail avant de le rendre ». "
     for resource in default_catalogue().resources.values():
         assert_house_style(messages.resource_card(resource, reason))
+
+
+def test_opening_the_form_says_nothing_about_empty_slots(app_db, make_tracker, domain) -> None:
+    """The action that opens a form resets its slots: their validation must stay silent."""
+    form = pa.ValidateResourcesForm()
+    for slot in ("progress_skill", "resource_kinds", "resource_time"):
+        assert validate(form, make_tracker(), domain, slot, None) == {slot: None}
+        assert validate.messages == []  # type: ignore[attr-defined]
+    form = pa.ValidateMissionsForm()
+    for slot in ("progress_skill", "mission_place", "mission_minor"):
+        assert validate(form, make_tracker(), domain, slot, None) == {slot: None}
+        assert validate.messages == []  # type: ignore[attr-defined]
+
+
+def test_skill_named_in_the_request_without_an_entity(app_db, make_tracker, domain) -> None:
+    tracker = make_tracker(text="je veux progresser en rigueur", intent="find_resources")
+    assert slots_of(run(pa.ActionStartResources(), tracker, domain)[1])["progress_skill"] == "rigueur"
