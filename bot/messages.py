@@ -110,16 +110,26 @@ def profile(summaries: Sequence[SkillSummary], referentiel: Referentiel,
     if not summaries:
         return ["Ton profil est encore vide. Raconte-moi une expérience pour commencer !"]
     tests, badges = tests or {}, badges or {}
-    lines = []
+    texts = ["Tes compétences repérées 💪"]
     for s in summaries:
         skill = referentiel.get(s.skill_id)
         if skill is None:
             continue
-        lines.append(profile_line(skill, s.count, badges.get(s.skill_id), s.skill_id in badges, tests.get(s.skill_id)))
-    texts = ["Tes compétences repérées 💪  \n" + "  \n".join(lines)]
+        line = profile_line(skill, s.count, badges.get(s.skill_id), s.skill_id in badges, tests.get(s.skill_id))
+        if s.evidences:  # the experience that shows it, in the person's own words
+            line += f"  \n« {_shorten(s.evidences[-1], 70)} »"
+        if len(texts[-1]) + len(line) > 380:  # phone-sized messages
+            texts.append(line)
+        else:
+            texts[-1] += "  \n" + line
     if pending:
         texts.append(f"En cours ⏳ {pending} invitation{'s' if pending > 1 else ''} en attente de réponse.")
     return texts
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def explain_skill(skill: Skill) -> str:

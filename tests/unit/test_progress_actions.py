@@ -160,7 +160,7 @@ def test_profile_shows_tests_badges_and_pending(app_db, make_tracker, domain) ->
     services.store().open_self_assessment(SENDER, "autonomie")
     services.store().create_invitation(SENDER, "Léa", "tuteur", ["autonomie"])
     msgs, _ = run(ActionShowMySkills(), make_tracker(slots={"consent": "oui"}), domain)
-    assert "Rigueur (1 expérience) · confirmé 🏅" in msgs[0]["text"]
+    assert "Rigueur (1 expérience) · confirmé 🏅  \n« je recompte la caisse »" in msgs[0]["text"]
     assert "Autonomie (1 expérience) · test à finir" in msgs[0]["text"]
     assert "1 invitation en attente" in msgs[1]["text"]
     assert msgs[-1]["buttons"] == messages.PROFILE_BUTTONS
