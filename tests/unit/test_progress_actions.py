@@ -189,3 +189,15 @@ def test_opening_the_form_says_nothing_about_empty_slots(app_db, make_tracker, d
 def test_skill_named_in_the_request_without_an_entity(app_db, make_tracker, domain) -> None:
     tracker = make_tracker(text="je veux progresser en rigueur", intent="find_resources")
     assert slots_of(run(pa.ActionStartResources(), tracker, domain)[1])["progress_skill"] == "rigueur"
+
+
+def test_a_big_profile_is_split_into_phone_sized_messages(app_db, make_tracker, domain) -> None:
+    from actions.actions import ActionShowMySkills
+
+    consent()
+    store = services.store()
+    for skill_id in list(services.referentiel().skills)[:10]:
+        exp = store.add_experience(SENDER, "Une longue histoire.")
+        store.add_skill_claim(exp, skill_id, 0.8, "confirmed", "j'ai " + "vraiment " * 20 + "tout fait")
+    msgs, _ = run(ActionShowMySkills(), make_tracker(slots={"consent": "oui"}), domain)  # style checked
+    assert len(msgs) > 1 and sum(m["text"].count("(1 expérience)") for m in msgs) == 10
