@@ -60,6 +60,7 @@ import json
 import logging
 import os
 import time
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -126,6 +127,7 @@ class MissionQuery:
     distance_km: int = 20
     remote: Optional[bool] = None  # True: possible or full remote; False: on site only
     open_to_minors: Optional[bool] = None  # True: only missions open to minors
+    starts_after: Optional[date] = None  # only missions starting after this day
 
     def department_code(self) -> Optional[str]:
         if self.department:
@@ -157,6 +159,8 @@ class MissionQuery:
             params.append(("remote", "no"))
         if self.open_to_minors:
             params.append(("openToMinors", "yes"))
+        if self.starts_after is not None:  # documented form: startAt=>2024-01-01
+            params.append(("startAt", f">{self.starts_after.isoformat()}"))
         return params
 
     def cache_key(self) -> Tuple[Any, ...]:
@@ -173,6 +177,7 @@ class MissionQuery:
             int(self.distance_km),
             self.remote,
             bool(self.open_to_minors),
+            self.starts_after,
         )
 
 

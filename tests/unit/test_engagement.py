@@ -256,3 +256,13 @@ def test_shared_client_keeps_its_cache_across_close(engagement_api: FakeEngageme
 
     assert asyncio.run(turn()) == 1 and asyncio.run(turn()) == 1  # two chat turns, two event loops
     assert engagement_api.calls == 1
+
+
+def test_date_filter_is_sent_as_documented() -> None:
+    from datetime import date
+
+    from bot.progress.engagement import MissionQuery
+
+    params = MissionQuery(keywords=("accueil",), starts_after=date(2026, 12, 1)).params()
+    assert ("startAt", ">2026-12-01") in params
+    assert MissionQuery(starts_after=date(2026, 12, 1)).cache_key() != MissionQuery().cache_key()
