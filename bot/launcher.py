@@ -116,6 +116,7 @@ class Stack:
             {
                 "ATOUTS_DB_URL": c.app_db_url,
                 "ATOUTS_VAR_DIR": str(c.var_dir),
+                "ATOUTS_WARM_UP": "1",  # the action server loads everything before serving
                 "ATOUTS_RASA_URL": f"http://127.0.0.1:{c.rasa_port}",
                 "ATOUTS_PUBLIC_RASA_URL": os.environ.get(
                     "ATOUTS_PUBLIC_RASA_URL", f"http://localhost:{c.rasa_port}"

@@ -71,3 +71,18 @@ def session_summaries(skill_ids: list) -> list:
         SkillSummary(skill_id=s, count=n, evidences=[])
         for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
+
+
+def warm_up() -> None:
+    """Load everything once before the first message (the action server does it at
+    start-up when ATOUTS_WARM_UP=1, as the launcher sets): database migrations,
+    issuer keys, référentiel, scoring rules and catalogues. Otherwise the first
+    conversations all wait for them at once."""
+    from bot.progress.catalogue import default_catalogue
+    from bot.progress.missions import default_catalogue as default_missions
+
+    store()
+    referentiel()
+    scoring_rules()
+    default_catalogue()
+    default_missions()
