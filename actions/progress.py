@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, ReminderCancelled, ReminderScheduled, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -462,9 +462,9 @@ class ActionJoinGroup(Action):
         return "action_join_group"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if not _consent(tracker):
+        if not _consent(tracker):  # ask for it again, as for the Challenger
             dispatcher.utter_message(text=messages.GROUP_NEEDS_CONSENT)
-            return []
+            return [SlotSet("consent", None), FollowupAction("consent_form")]
         match = _CODE.search(_text(tracker).upper())
         if match is None:
             dispatcher.utter_message(text=messages.GROUP_ASK_CODE)

@@ -487,8 +487,8 @@ NO_MISSIONS = "Je n'ai pas trouvé de mission pour l'instant 😕 Réessaie dans
 FEEDBACK_USE_BUTTONS = "Dis-le-moi avec les boutons sous la ressource 🙂"
 FOLLOW_UP_NO = "OK, pas de relance 👍"
 FOLLOW_UPS_STOPPED = "C'est noté, plus de relances 👍 Tu peux toujours revenir me parler."
-GROUP_NEEDS_CONSENT = ("Pour rejoindre un groupe, je dois garder ton profil. Si tu es d'accord, "
-                       "raconte-moi une expérience et dis oui quand je te demande pour tes données 🙂")
+GROUP_NEEDS_CONSENT = ("Pour rejoindre un groupe, je dois garder ton profil (le groupe ne verra que des "
+                       "chiffres anonymes). Ensuite, renvoie-moi ton code 🙂")
 GROUP_ASK_CODE = "Écris « code » suivi de ton code, par exemple « code KX7P2M » 🙂"
 GROUP_UNKNOWN = "Je ne connais pas ce code 🤔 Vérifie-le avec la personne qui te l'a donné."
 PROGRESS_BUTTONS = [

@@ -132,8 +132,10 @@ def test_follow_up_offer_answer_reminder_and_opt_out(app_db, make_tracker, domai
 
 
 def test_join_group_with_a_code(app_db, make_tracker, domain) -> None:
-    msgs, _ = run(pa.ActionJoinGroup(), make_tracker(slots={"consent": "non"}, text="code ABCDEF"), domain)
+    msgs, events = run(pa.ActionJoinGroup(), make_tracker(slots={"consent": "non"}, text="code ABCDEF"), domain)
     assert texts(msgs) == [messages.GROUP_NEEDS_CONSENT]
+    assert slots_of(events) == {"consent": None} and events[-1] == {"event": "followup", "name": "consent_form",
+                                                                     "timestamp": None}
     consent()
     code, _ = services.store().create_group("Mission locale de Lyon")
     msgs, _ = run(pa.ActionJoinGroup(), make_tracker(slots={"consent": "oui"}, text="j'ai un code"), domain)
