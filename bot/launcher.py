@@ -6,6 +6,7 @@ Ctrl-C stops everything cleanly.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -162,7 +163,26 @@ class Stack:
                              "--port", str(c.rasa_port)])
         self._spawn("web", [sys.executable, "-m", "bot.web"])
         self.wait_ready(timeout)
+        self.warm_up()
         return self
+
+    WARM_UP = ("/greet", "/deny", "/skip", "/delete_my_data", "/affirm")
+
+    def warm_up(self) -> None:
+        """One short conversation through the REST channel before anyone comes: Rasa
+        builds its caches on first use (policies, forms, the action-response check),
+        which otherwise makes the first real conversations wait. It refuses consent
+        (nothing stored) and erases itself (no tracker left)."""
+        url = f"http://127.0.0.1:{self.config.rasa_port}/webhooks/rest/webhook"
+        for text in self.WARM_UP:
+            body = json.dumps({"sender": "atouts-warm-up", "message": text}).encode()
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as resp:
+                    resp.read()
+            except (urllib.error.URLError, OSError) as exc:  # best effort: serving works without it
+                print(f"warm-up skipped ({type(exc).__name__})", file=sys.stderr)
+                return
 
     def urls(self) -> Dict[str, str]:
         c = self.config

@@ -181,3 +181,19 @@ def test_action_response_validation_keeps_rasa_semantics() -> None:
     assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         action._validate_action_result({"events": [{"no_event_key": 1}]})
+
+
+def test_spacy_ner_is_off_at_serving_time_and_features_are_unchanged(nlp) -> None:
+    import numpy as np
+    from rasa.nlu.utils.spacy_utils import SpacyNLP
+
+    from bot import rasa_speedups
+
+    rasa_speedups.apply()
+    served = SpacyNLP.load_model("fr_core_news_md").model
+    assert "ner" not in served.pipe_names and "lemmatizer" in served.pipe_names
+    text = "L'été dernier j'ai bossé au McDo et je suis resté calme pendant le rush."
+    full, light = nlp(text), served(text)  # `nlp` keeps the NER
+    assert [t.lemma_ for t in full] == [t.lemma_ for t in light]
+    assert [t.pos_ for t in full] == [t.pos_ for t in light]
+    assert np.allclose(full.vector, light.vector)
