@@ -21,6 +21,8 @@ endif
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONHASHSEED := 0
+# This checkout's code first (several clones may share one venv's editable install)
+export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train evaluate test test-unit test-stories test-e2e validate bench lint lock clean badge-demo
 
