@@ -496,7 +496,9 @@ class ActionReferentAnswered(Action):
             progress = _progress(tracker, skill)
             comment = next((r.comment for r in progress.referents if r.invitation_id == info.id and r.comment), None)
             if comment:
-                dispatcher.utter_message(text=messages.referent_comment(info.referent_name, comment))
+                # someone else's words: plain text in every chat (see channels/socketio.py)
+                dispatcher.utter_message(text=messages.referent_comment(info.referent_name, comment),
+                                         atouts_plain=True)
             _report(dispatcher, progress)
         return []
 

@@ -295,7 +295,8 @@ def bench(args: argparse.Namespace, tmp: Path, r: Dict[str, Any]) -> None:
     print(f"Atouts stack: {args.users} users × {args.rounds} Repérer conversations…", flush=True)
     var = tmp / "var"
     config = StackConfig(model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
-                         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}")
+                         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+                         extra_env={"ATOUTS_ENABLE_REST": "1"})  # the simulated users talk REST
     stack = Stack(config, log_dir=logs)
     try:
         started = time.monotonic()

@@ -31,6 +31,22 @@ def parse_origins(text: str) -> tuple:
     return tuple(dict.fromkeys(origins))
 
 
+def parse_networks(text: str) -> tuple:
+    """"127.0.0.1, 10.0.0.0/8" -> (ip_network('127.0.0.1/32'), ip_network('10.0.0.0/8')):
+    the reverse proxies whose X-Forwarded-For is believed (ATOUTS_TRUSTED_PROXIES)."""
+    import ipaddress
+
+    networks = []
+    for item in re.split(r"[\s,]+", text.strip()):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"ATOUTS_TRUSTED_PROXIES : « {item} » n'est pas une adresse IP ou un réseau") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     db_url: str
@@ -49,6 +65,8 @@ class Settings:
     widget_origins: tuple = ()  # partner sites allowed to embed the widget (scheme://host[:port])
     referent_get_limit: int = 30  # per client address and 10 minutes, on /referent/*
     referent_post_limit: int = 10
+    referent_token_limit: int = 30  # requests per referent link and 10 minutes, whatever the address
+    trusted_proxies: tuple = ()  # ip networks whose X-Forwarded-For is read (right to left)
     smtp_host: str = ""  # empty: no email, the person forwards the referent link themselves
     smtp_port: int = 587
     smtp_user: str = ""
@@ -77,6 +95,8 @@ class Settings:
             widget_origins=parse_origins(_env("ATOUTS_WIDGET_ORIGINS", "")),
             referent_get_limit=int(_env("ATOUTS_REFERENT_GET_LIMIT", "30")),
             referent_post_limit=int(_env("ATOUTS_REFERENT_POST_LIMIT", "10")),
+            referent_token_limit=int(_env("ATOUTS_REFERENT_TOKEN_LIMIT", "30")),
+            trusted_proxies=parse_networks(_env("ATOUTS_TRUSTED_PROXIES", "")),
             smtp_host=_env("ATOUTS_SMTP_HOST", ""),
             smtp_port=int(_env("ATOUTS_SMTP_PORT", "587")),
             smtp_user=_env("ATOUTS_SMTP_USER", ""),

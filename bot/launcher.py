@@ -91,12 +91,30 @@ OPTIONAL_CHANNELS = (
 )
 
 
+REST_CHANNEL = "channels.rest.RestInput"
+SOCKETIO_CHANNEL = "channels.socketio.SocketIOInput"
+# Largest request body the Rasa server reads (Sanic's default is 100 MB); the platform
+# webhooks have their own, smaller limits.
+RASA_MAX_BODY = "1000000"
+
+
+def rest_enabled(env: Dict[str, str]) -> bool:
+    return env.get("ATOUTS_ENABLE_REST", "").strip().lower() in ("1", "true", "yes", "oui")
+
+
 def write_credentials(config: StackConfig, env: Dict[str, str]) -> Path:
-    """credentials.yml plus the connectors whose token is configured."""
+    """credentials.yml plus the connectors whose token is configured, the Socket.IO
+    channel's allowed origins, and REST only with ATOUTS_ENABLE_REST=1 (tests, benchmarks)."""
     credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8")) or {}
     for key, variable in OPTIONAL_CHANNELS:
         if env.get(variable, "").strip():
             credentials.setdefault(key, None)
+    if rest_enabled(env):
+        credentials.setdefault(REST_CHANNEL, None)
+    else:
+        credentials.pop(REST_CHANNEL, None)
+    if isinstance(credentials.get(SOCKETIO_CHANNEL), dict):
+        credentials[SOCKETIO_CHANNEL].setdefault("allowed_origins", cors_origins(config, env))
     path = config.var_dir / "credentials.runtime.yml"
     path.write_text(yaml.safe_dump(credentials, allow_unicode=True), encoding="utf-8")
     return path
@@ -135,14 +153,14 @@ class Stack:
         env.update(c.extra_env)
         return env
 
-    def _spawn(self, name: str, args: List[str]) -> None:
+    def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> None:
         out = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "wb")
         self.processes.append(
             subprocess.Popen(
-                args, cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT if out else None,
+                args, cwd=ROOT, env={**self.env(), **(env or {})}, stdout=out, stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,
             )
         )
@@ -160,7 +178,9 @@ class Stack:
                              "--interface", c.host,
                              "--model", str(c.model), "--endpoints", str(endpoints),
                              "--credentials", str(credentials),
-                             "--port", str(c.rasa_port)])
+                             "--port", str(c.rasa_port)],
+                    # Sanic reads SANIC_* at start: the body limit of every Rasa route
+                    env={"SANIC_REQUEST_MAX_SIZE": self.env().get("ATOUTS_RASA_MAX_BODY") or RASA_MAX_BODY})
         self._spawn("web", [sys.executable, "-m", "bot.web"])
         self.wait_ready(timeout)
         self.warm_up()
@@ -169,20 +189,50 @@ class Stack:
     WARM_UP = ("/greet", "/deny", "/skip", "/delete_my_data", "/affirm")
 
     def warm_up(self) -> None:
-        """One short conversation through the REST channel before anyone comes: Rasa
-        builds its caches on first use (policies, forms, the action-response check),
-        which otherwise makes the first real conversations wait. It refuses consent
-        (nothing stored) and erases itself (no tracker left)."""
+        """One short conversation before anyone comes: Rasa builds its caches on first use
+        (policies, forms, the action-response check), which otherwise makes the first real
+        conversations wait. It refuses consent (nothing stored) and erases itself (no
+        tracker left). Over REST when it is enabled, else over Socket.IO like a browser."""
+        try:
+            if rest_enabled(self.env()):
+                self._warm_up_rest()
+            else:
+                import asyncio
+
+                asyncio.run(asyncio.wait_for(self._warm_up_socketio(), timeout=120))
+        except Exception as exc:  # noqa: BLE001 - best effort: serving works without it
+            print(f"warm-up skipped ({type(exc).__name__})", file=sys.stderr)
+
+    def _warm_up_rest(self) -> None:
         url = f"http://127.0.0.1:{self.config.rasa_port}/webhooks/rest/webhook"
         for text in self.WARM_UP:
             body = json.dumps({"sender": "atouts-warm-up", "message": text}).encode()
             request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=30) as resp:
-                    resp.read()
-            except (urllib.error.URLError, OSError) as exc:  # best effort: serving works without it
-                print(f"warm-up skipped ({type(exc).__name__})", file=sys.stderr)
-                return
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                resp.read()
+
+    async def _warm_up_socketio(self) -> None:
+        import asyncio
+
+        import socketio
+
+        replies: "asyncio.Queue[object]" = asyncio.Queue()
+        confirmed: "asyncio.Future[str]" = asyncio.get_running_loop().create_future()
+        sio = socketio.AsyncClient(reconnection=False)
+        sio.on("bot_uttered", lambda data: replies.put_nowait(data))
+        sio.on("session_confirm", lambda token: confirmed.done() or confirmed.set_result(token))
+        await sio.connect(f"http://127.0.0.1:{self.config.rasa_port}", transports=["websocket"])
+        try:
+            await sio.emit("session_request", {})  # the server issues the session
+            token = await asyncio.wait_for(confirmed, timeout=30)
+            for text in self.WARM_UP:
+                await sio.emit("user_uttered", {"message": text, "session_id": token})
+                await asyncio.wait_for(replies.get(), timeout=30)
+                await asyncio.sleep(0.5)  # the rest of the turn's messages
+                while not replies.empty():
+                    replies.get_nowait()
+        finally:
+            await sio.disconnect()
 
     def urls(self) -> Dict[str, str]:
         c = self.config

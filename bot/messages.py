@@ -426,7 +426,11 @@ def referent_answered(name: str, relation: str) -> str:
 
 
 def referent_comment(name: str, comment: str) -> str:
-    return f"{name} t'a laissé un mot 💬 « {comment} »"
+    """Someone else's words: invisible and bidi characters removed (bot.text.clean_text);
+    sent with ``atouts_plain`` so that the web chat shows them as plain text."""
+    from bot.text import clean_text
+
+    return f"{clean_text(name)} t'a laissé un mot 💬 « {clean_text(comment)} »"
 
 
 def level_reached(skill: Skill, level: str) -> str:

@@ -7,13 +7,17 @@ Configured in ``endpoints.yml`` (``type: bot.tracker_store.ErasableSQLTrackerSto
 """
 from __future__ import annotations
 
+import json
 import logging
+
+import sqlalchemy as sa
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import rasa_speedups
+from bot.sender_ids import CHANNEL_PREFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,46 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
 
             event.listen(self.engine, "connect", tune_sqlite)
             self.engine.dispose()  # connections opened during set-up get the settings too
+        self.namespace_senders()
+
+    MIGRATIONS_TABLE = "atouts_tracker_migrations"
+
+    def namespace_senders(self) -> int:
+        """Conversations stored before sender ids were namespaced per channel (issue 10)
+        get their channel's prefix (``tg:``, ``fb:``, ``web:``, ``rest:``), read from their
+        latest user message, as the app database's migration 0007 does for people: their
+        conversation, export and erasure stay whole. An id without its own channel's
+        prefix gets it even when it looks like another channel's (a REST sender "tg:123"
+        becomes "rest:tg:123"). Runs once (marked in ``atouts_tracker_migrations``);
+        a conversation without a user message keeps its bare id (no channel reaches it)."""
+        name = "0007_namespaced_senders"
+        moved = 0
+        with self.session_scope() as session:
+            session.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {self.MIGRATIONS_TABLE} "
+                                    "(name VARCHAR(100) PRIMARY KEY)"))
+            done = session.execute(sa.text(f"SELECT 1 FROM {self.MIGRATIONS_TABLE} WHERE name = :n"),
+                                   {"n": name}).first()
+            if done is None:
+                latest = (session.query(sa.func.max(self.SQLEvent.id))
+                          .filter(self.SQLEvent.type_name == "user").group_by(self.SQLEvent.sender_id))
+                rows = (session.query(self.SQLEvent.sender_id, self.SQLEvent.data)
+                        .filter(self.SQLEvent.id.in_(latest.scalar_subquery())).all())
+                for sender_id, data in rows:
+                    try:
+                        channel = json.loads(data).get("input_channel")
+                    except (TypeError, ValueError, AttributeError):
+                        channel = None
+                    prefix = CHANNEL_PREFIXES.get(channel or "")
+                    if prefix is None or sender_id.startswith(prefix + ":"):
+                        continue
+                    session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).update(
+                        {self.SQLEvent.sender_id: f"{prefix}:{sender_id}"}, synchronize_session=False)
+                    moved += 1
+                session.execute(sa.text(f"INSERT INTO {self.MIGRATIONS_TABLE} (name) VALUES (:n)"), {"n": name})
+            session.commit()
+        if moved:
+            logger.info("Namespaced the sender ids of %d stored conversations.", moved)
+        return moved
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if erasure_requested(tracker):

@@ -40,6 +40,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.sender_ids import MESSENGER, namespaced, raw_id
 from channels.common import Deliveries, KeyedLocks, env, plain_text, split_text
 
 log = logging.getLogger(__name__)
@@ -445,7 +446,7 @@ class MessengerOutput(OutputChannel):
 
     async def _send(self, recipient_id: str, message: Dict[str, Any]) -> None:
         try:
-            await self.client.send(recipient_id, message, self.messaging_type)
+            await self.client.send(raw_id(recipient_id, MESSENGER), message, self.messaging_type)
         except GraphError as exc:
             log.error("Messenger message dropped (%s)", exc)
 
@@ -595,7 +596,7 @@ class MessengerInput(InputChannel):
             await output.send_text_message(incoming.sender, TEXT_ONLY)
             return
         await on_new_message(UserMessage(
-            incoming.text, output, sender_id=incoming.sender, input_channel=self.name(),
+            incoming.text, output, sender_id=namespaced(MESSENGER, incoming.sender), input_channel=self.name(),
             metadata={"messenger": {"kind": incoming.kind, "timestamp": incoming.timestamp}},
         ))
 

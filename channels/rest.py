@@ -1,7 +1,14 @@
-"""REST channel (``POST /webhooks/rest/webhook``) that refuses malformed bodies.
+"""REST channel (``POST /webhooks/rest/webhook``) for tests and benchmarks.
 
-Rasa's own RestInput answers 500 to a JSON body that is not an object (``[]``)
-and passes non-text messages on. This one answers 400 with a short reason.
+**Off unless ATOUTS_ENABLE_REST=1**: the launcher only writes it into the runtime
+credentials then (the e2e tests and ``make bench`` set it). Anyone who can reach it
+talks as the ``sender`` they name, so it is never a public channel.
+
+Compared with Rasa's RestInput: malformed bodies get 400 with a short reason (Rasa
+answers 500 to ``[]``), the sender id is namespaced ``rest:<sender>`` (a Telegram chat
+id or a web session sent here reaches no one else's conversation), the input channel is
+always ``rest`` (the body cannot claim another one) and the body's ``metadata`` is not
+stored in the tracker.
 """
 from __future__ import annotations
 
@@ -11,7 +18,10 @@ from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic.exceptions import InvalidUsage as BadRequest  # HTTP 400
 from sanic.request import Request
 
+from bot.sender_ids import REST, namespaced
+
 MAX_MESSAGE_CHARS = 20_000
+ENABLE_ENV = "ATOUTS_ENABLE_REST"
 
 
 def _body(request: Request) -> Dict[str, Any]:
@@ -31,9 +41,9 @@ class RestInput(RasaRestInput):
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
         sender = _body(req).get("sender")
-        if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= 255):
+        if not isinstance(sender, str) or not 0 < len(sender) <= 255:
             raise BadRequest("'sender' doit être un texte de 1 à 255 caractères.")
-        return sender
+        return namespaced(REST, sender)
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         message = _body(req).get("message")
@@ -44,9 +54,7 @@ class RestInput(RasaRestInput):
         return message[:MAX_MESSAGE_CHARS]
 
     def _extract_input_channel(self, req: Request) -> Text:
-        channel = _body(req).get("input_channel")
-        return channel if isinstance(channel, str) and channel else self.name()
+        return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        metadata = _body(request).get("metadata")
-        return metadata if isinstance(metadata, dict) else None
+        return None  # never stored: a client could write anything into the tracker

@@ -41,6 +41,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.sender_ids import TELEGRAM, namespaced, raw_id
 from channels.common import Deliveries, KeyedLocks, env, plain_text, split_text
 
 log = logging.getLogger(__name__)
@@ -295,6 +296,8 @@ def keyboard(buttons: Iterable[Mapping[str, Any]], payloads: CallbackPayloads) -
 
 
 def _chat_id(recipient_id: Text) -> int | str:
+    """The Bot API chat id of a conversation id ``tg:<chat id>`` (see bot/sender_ids.py)."""
+    recipient_id = raw_id(str(recipient_id), TELEGRAM)
     try:
         return int(recipient_id)
     except (TypeError, ValueError):
@@ -542,7 +545,7 @@ class TelegramInput(InputChannel):
         output.start_typing(incoming.chat_id)
         metadata = {"telegram": {"update_id": incoming.update_id, "message_id": incoming.message_id}}
         await on_new_message(UserMessage(
-            text, output, sender_id=str(incoming.chat_id), input_channel=self.name(),
+            text, output, sender_id=namespaced(TELEGRAM, str(incoming.chat_id)), input_channel=self.name(),
             message_id=f"telegram-{incoming.update_id}", metadata=metadata,
         ))
 

@@ -473,6 +473,19 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
             )
         return token
 
+    def export_token_open(self, token: str) -> bool:
+        """True if the token is known, unexpired and unused (it is not spent)."""
+        if not plausible(token):
+            return False
+        with self._session() as s:
+            return s.execute(
+                select(ExportToken.id).where(
+                    ExportToken.token_hash == hash_token(token),
+                    ExportToken.used_at.is_(None),
+                    ExportToken.expires_at > utcnow(),
+                )
+            ).first() is not None
+
     def resolve_export_token(self, token: str) -> str | None:
         """The sender_id if the token is known, unexpired and unused; it is then spent."""
         if not plausible(token):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.text import clean_text
 from bot.storage.models import (
     COMMENT_MAX,
     EXAMPLE_MAX,
@@ -311,7 +312,7 @@ class ChallengeStore:
             if spent != 1:
                 return "used", None
             for skill_id in row.skill_ids:
-                comment = " ".join((comments.get(skill_id) or "").split())[:COMMENT_MAX] or None
+                comment = " ".join(clean_text(comments.get(skill_id) or "").split())[:COMMENT_MAX] or None
                 s.add(ReferentResponse(invitation_id=row.id, skill_id=skill_id,
                                        answers=dict(answers[skill_id]), comment=comment, submitted_at=now))
             s.flush()

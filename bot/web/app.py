@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import json
 import logging
 import re
 import traceback
 from datetime import datetime
 from pathlib import Path
-from string import Template
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from bot.badges.baking import bake_png, bake_svg, render_png, render_svg
 from bot.badges.credential import LEVEL_LABELS, badge_name
@@ -59,6 +59,7 @@ VENDOR_KEY = web.AppKey("vendor_dir", Path)
 CSP_KEY = web.AppKey("csp", str)
 HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
 ISSUER_KEY = web.AppKey("issuer", object)
+SESSIONS_KEY = web.AppKey("web_sessions", object)
 
 WIDGET_CACHE = "public, max-age=3600"
 WIDGET_CSP_KEY = web.AppKey("widget_csp", str)
@@ -81,20 +82,22 @@ class BadgeStore(Protocol):
 # --- rendering ---------------------------------------------------------------
 
 
-def _template(name: str) -> Template:
-    return Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+def _escape(value: Any) -> Any:
+    """Jinja's autoescape (markupsafe), keeping the apostrophe — French is full of them and
+    every attribute of our templates is double-quoted, where `"` is escaped."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return Markup(str(escape(value)).replace("&#39;", "'"))
+    return value
 
 
-def _json_for_html(value: Any) -> str:
-    """JSON that can sit inside a <script> element without closing it."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+# Every page is a Jinja2 template extending templates/base.html, autoescaped: values are
+# escaped by Jinja, never by hand.
+JINJA = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, finalize=_escape,
+                    trim_blocks=True, lstrip_blocks=False, undefined=StrictUndefined)
+
+
+def render(template: str, /, **values: Any) -> str:
+    return JINJA.get_template(template).render(**values)
 
 
 def _file_version(path: Path) -> str:
@@ -111,20 +114,18 @@ def html_response(status: int, body: str, cache_control: str) -> web.Response:
     )
 
 
-def message_page(status: int, title: str, paragraphs: list[str]) -> web.Response:
-    """A short French page (text given here is trusted HTML)."""
-    body = _template("message.html").substitute(
-        title=title, body="\n".join(f"<p>{p}</p>" for p in paragraphs)
-    )
+HOME_LINK = ("/", "Retourner à la discussion")
+
+
+def message_page(status: int, title: str, paragraphs: list[str],
+                 link: tuple[str, str] | None = None) -> web.Response:
+    """A short French page: plain-text paragraphs, and optionally one link (href, label)."""
+    body = render("message.html", title=title, paragraphs=paragraphs, link=link)
     return html_response(status, body, "no-store")
 
 
 def not_found_page() -> web.Response:
-    return message_page(
-        404,
-        "Page introuvable",
-        ["Cette page n'existe pas.", '<a href="/">Retourner à la discussion</a>'],
-    )
+    return message_page(404, "Page introuvable", ["Cette page n'existe pas."], HOME_LINK)
 
 
 def error_page() -> web.Response:
@@ -133,8 +134,9 @@ def error_page() -> web.Response:
         "Oups, un problème",
         [
             "Quelque chose s'est mal passé de notre côté. Ce n'est pas de ta faute.",
-            'Réessaie dans un moment. <a href="/">Retourner à la discussion</a>',
+            "Réessaie dans un moment.",
         ],
+        HOME_LINK,
     )
 
 
@@ -145,8 +147,8 @@ def expired_link_page() -> web.Response:
         [
             "Ce lien n'est plus valable. Demande un nouveau lien au bot en écrivant "
             "« mes données ». Il est valable 1 heure et une seule fois.",
-            '<a href="/">Retourner à la discussion</a>',
         ],
+        HOME_LINK,
     )
 
 
@@ -270,28 +272,21 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 # --- handlers -------------------------------------------------------------------
 
 
-def _chat_parts(request: web.Request, config: dict[str, Any]) -> tuple[int, dict[str, str]]:
+def _chat_values(request: web.Request, config: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """(status, template values) shared by the chat page and the widget's iframe."""
     bundle = request.app[VENDOR_KEY] / WEBCHAT_BUNDLE
-    values = {"css_version": _file_version(STATIC_DIR / "chat.css")}
-    if not bundle.is_file():
+    values: dict[str, Any] = {"css_version": _file_version(STATIC_DIR / "chat.css"), "config": config,
+                              "missing": not bundle.is_file()}
+    if values["missing"]:
         log.warning("chat widget missing (%s): run `make setup`", bundle)
-        return 503, {**values, "status_class": "missing",
-                     "missing": _template("missing_widget.html").template, "scripts": ""}
-    js_version = _file_version(STATIC_DIR / "chat.js")
-    scripts = (
-        '<script id="atouts-config" type="application/json">'
-        f"{_json_for_html(config)}</script>\n"
-        f'<script defer src="/static/vendor/rasa-webchat/index.js?v={_file_version(bundle)}"></script>\n'
-        f'<script defer src="/static/chat.js?v={js_version}"></script>'
-    )
-    return 200, {**values, "status_class": "", "missing": "", "scripts": scripts}
+        return 503, values
+    values.update(bundle_version=_file_version(bundle), js_version=_file_version(STATIC_DIR / "chat.js"))
+    return 200, values
 
 
 async def index(request: web.Request) -> web.Response:
-    status, values = _chat_parts(request, widget_config(request.app[SETTINGS_KEY]))
-    body = _template("index.html").substitute(values, tagline=html.escape(TAGLINE))
-    return html_response(status, body, "no-cache")
+    status, values = _chat_values(request, widget_config(request.app[SETTINGS_KEY]))
+    return html_response(status, render("index.html", tagline=TAGLINE, **values), "no-cache")
 
 
 _COLOR_RE = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
@@ -299,22 +294,66 @@ _COLOR_RE = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
 
 async def widget_page(request: web.Request) -> web.Response:
     """GET /widget: the chat inside the partner sites' bubble (an iframe of ours,
-    framed only by the allowed origins: see _security_headers)."""
+    framed only by the allowed origins: see _security_headers). The conversation stays in
+    this iframe; `origin` (the partner page's, sent by widget.js) is the exact target of
+    the frame's postMessage calls, and only when it is one of ATOUTS_WIDGET_ORIGINS."""
+    settings = request.app[SETTINGS_KEY]
     partner = " ".join(request.query.get("partner", "").split())[:60]
     color = request.query.get("color", "")
     color = color if _COLOR_RE.fullmatch(color) else "#3a2e8c"
-    config = widget_config(request.app[SETTINGS_KEY])
+    origin = request.query.get("origin", "").strip().rstrip("/").lower()
+    config = widget_config(settings)
     config["customData"] = {**config["customData"], "partner": partner} if partner else config["customData"]
-    status, values = _chat_parts(request, config)
-    if values["scripts"]:  # before the chat: it may replace a storage the browser refuses
-        frame_js = f'<script defer src="/static/widget-frame.js?v={_file_version(STATIC_DIR / "widget-frame.js")}"></script>\n'
-        values["scripts"] = values["scripts"].replace('<script defer src="/static/vendor', frame_js + '<script defer src="/static/vendor', 1)
-    subtitle = f"avec {partner}" if partner else "Tes expériences, tes compétences"
-    body = _template("widget.html").substitute(
-        values, color=color, subtitle=html.escape(subtitle),
-        partner_title=html.escape(f" · {partner}") if partner else "",
+    status, values = _chat_values(request, config)
+    sessions = _sessions(request.app)
+    kept = request.cookies.get(WIDGET_COOKIE, "")
+    body = render(
+        "widget.html", color=color, partner=partner,
+        subtitle=f"avec {partner}" if partner else "Tes expériences, tes compétences",
+        parent_origin=origin if origin in settings.widget_origins else "",
+        # a conversation to resume where the browser refused storage to this iframe
+        session=kept if sessions.verify(kept) else "",
+        frame_js=_file_version(STATIC_DIR / "widget-frame.js"), **values,
     )
-    return html_response(status, body, "no-cache")
+    return html_response(status, body, "no-store")
+
+
+WIDGET_COOKIE = "atouts_widget_session"
+
+
+def _sessions(app: web.Application) -> Any:
+    """The web sessions' signer (the key Rasa's Socket.IO channel checks, bot.sender_ids)."""
+    sessions = app.get(SESSIONS_KEY)
+    if sessions is None:
+        from bot.sender_ids import WebSessions, load_session_secret
+
+        sessions = app[SESSIONS_KEY] = WebSessions(load_session_secret(app[SETTINGS_KEY].var_dir))
+    return sessions
+
+
+async def widget_session(request: web.Request) -> web.Response:
+    """POST /widget/session from our iframe: the session Rasa confirmed to the chat, kept in
+    a partitioned cookie (CHIPS: for this partner site only; HttpOnly: no script reads it;
+    no Max-Age: gone when the browser closes). Browsers that refuse storage to third-party
+    iframes still keep it, so a partner page load resumes the conversation — and nothing of
+    it is ever in the partner page. Only a session we signed, only from our own origin."""
+    settings = request.app[SETTINGS_KEY]
+    own = {urlsplit(settings.public_url)._replace(path="", query="", fragment="").geturl().lower(),
+           f"{request.scheme}://{request.host}".lower()}
+    if (request.headers.get("Origin") or "").strip().lower() not in own:
+        return web.json_response({"error": "origin"}, status=403)
+    if request.content_type != "application/json" or (request.content_length or 0) > 1024:
+        return web.json_response({"error": "body"}, status=400)
+    try:
+        token = (await request.json()).get("session")
+    except (ValueError, AttributeError):
+        token = None
+    if not _sessions(request.app).verify(token):
+        return web.json_response({"error": "session"}, status=400)
+    response = web.Response(status=204, headers={"Cache-Control": "no-store"})
+    response.headers.add("Set-Cookie", f"{WIDGET_COOKIE}={token}; Path=/widget; HttpOnly; Secure; "
+                                       "SameSite=None; Partitioned")
+    return response
 
 
 async def widget_script(request: web.Request) -> web.Response:
@@ -330,34 +369,6 @@ async def widget_script(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
-
-
-async def export(request: web.Request) -> web.Response:
-    token = request.match_info.get("token", "")
-    store: ExportStore | None = request.app.get(STORE_KEY)
-    if store is None or not TOKEN_RE.fullmatch(token):
-        return expired_link_page()
-    # The store is synchronous: two small SQLite queries, run inline (a thread
-    # would not see an in-memory test database).
-    sender_id = store.resolve_export_token(token)
-    if not sender_id:
-        return expired_link_page()
-    app_data = store.export_person(sender_id)
-    payload: dict[str, Any] = {"app_data": app_data}
-    events, problem = await _fetch_conversation(request.app, sender_id)
-    payload["conversation"] = events
-    if problem:
-        payload["note"] = problem
-    return web.Response(
-        status=200,
-        body=json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"),
-        content_type="application/json",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 async def _fetch_conversation(app: web.Application, sender_id: str) -> tuple[Any, str | None]:
@@ -490,28 +501,23 @@ async def badge_page(request: web.Request) -> web.Response:
         return web.json_response(body, headers=headers,
                                  dumps=lambda v: json.dumps(v, ensure_ascii=False, indent=2))
     css, explanation = VERDICTS[verdict]
-    items = "\n".join(
-        f'      <li class="check-{"ok" if c["passed"] else "ko" if c["passed"] is False else "skip"}">'
-        f'<strong>{STEP_OUTCOMES[c["passed"]].capitalize()} :</strong> {html.escape(c["label"])}</li>'
-        for c in checks
-    )
-    skill = _skill_label(row.skill_id)
-    body_html = _template("badge.html").substitute(
-        title=html.escape(f"Badge « {skill} »"),
-        skill=html.escape(skill),
-        level=html.escape(LEVEL_LABELS.get(row.level, row.level)),
+    shown = [{"css": "ok" if c["passed"] else "ko" if c["passed"] is False else "skip",
+              "outcome": STEP_OUTCOMES[c["passed"]].capitalize(), "label": c["label"]} for c in checks]
+    body_html = render(
+        "badge.html",
+        skill=_skill_label(row.skill_id),
+        level=LEVEL_LABELS.get(row.level, row.level),
         issued=french_date(row.issued_at),
         issued_iso=row.issued_at.date().isoformat(),
         until=french_date(row.valid_until),
-        issuer=html.escape(issuer.name),
-        issuer_url=html.escape(issuer.urls.base),
+        issuer=issuer.name,
+        issuer_url=issuer.urls.base,
         verdict=verdict,
         verdict_class=css,
-        verdict_text=html.escape(explanation),
-        checks=items,
+        verdict_text=explanation,
+        checks=shown,
         json_url=f"/badges/{row.id}.json",
-        linkedin=(f'<p class="share"><a class="button" href="/badges/{row.id}/linkedin" rel="noopener">'
-                  "Ajouter à mon profil LinkedIn</a></p>") if verdict == "valide" else "",
+        linkedin_url=f"/badges/{row.id}/linkedin" if verdict == "valide" else "",
         png_url=f"/badges/{row.id}/image.png",
         svg_url=f"/badges/{row.id}/image.svg",
     )
@@ -553,17 +559,15 @@ async def skill_page(request: web.Request) -> web.Response:
          f"Auto-évaluation, puis au moins {expert.min_referents} référents : score final d'au moins "
          f"{expert.min_score}/100 et score des référents d'au moins {expert.min_referent_score}/100."),
     ]
-    body = _template("skill.html").substitute(
-        title=html.escape(skill.label),
-        emoji=html.escape(skill.emoji),
-        definition=html.escape(skill.definition),
-        why=html.escape(skill.why_it_matters),
-        france_travail=html.escape(skill.france_travail_label),
-        behaviours="\n".join(f"      <li>{html.escape(b)}</li>" for b in skill.behaviours),
-        levels="\n".join(
-            f'    <section id="{level_id}"><h3>Niveau « {html.escape(label)} »</h3><p>{html.escape(text)}</p></section>'
-            for level_id, label, text in levels
-        ),
+    body = render(
+        "skill.html",
+        title=skill.label,
+        emoji=skill.emoji,
+        definition=skill.definition,
+        why=skill.why_it_matters,
+        france_travail=skill.france_travail_label,
+        behaviours=list(skill.behaviours),
+        levels=[{"id": level_id, "label": label, "text": text} for level_id, label, text in levels],
     )
     return html_response(200, body, "public, max-age=3600")
 
@@ -645,8 +649,10 @@ def create_app(
     app.router.add_get("/health", health)
     app.router.add_get("/widget", widget_page)
     app.router.add_get("/widget.js", widget_script)
-    # no HEAD: a link preview must not spend the single-use token
-    app.router.add_get("/mes-donnees/{token:.*}", export, allow_head=False)
+    app.router.add_post("/widget/session", widget_session)
+    from bot.web.export import setup_export_routes  # it imports this module
+
+    setup_export_routes(app)
     if store is not None:
         from bot.web.partners import setup_partner_routes  # they import this module
         from bot.web.referent import setup_referent_routes

@@ -12,16 +12,15 @@ limited per client address.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 from datetime import datetime, timezone
-from string import Template
 from typing import TYPE_CHECKING, Optional
 
 from aiohttp import web
 
-from bot.web.app import STORE_KEY, _skill_label, french_date, html_response, message_page, not_found_page
+from bot.web.app import STORE_KEY, _skill_label, french_date, html_response, message_page, not_found_page, render
+from bot.web.clients import request_client
 from bot.web.referent import RateLimiter, too_many_page
 
 if TYPE_CHECKING:
@@ -45,69 +44,12 @@ MEASURES = (  # (GroupStats field, CSV id, French label)
     ("badges", "badges_valides", "Badges obtenus (non révoqués)"),
 )
 
-PAGE = Template("""<!doctype html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>$name · Atouts</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/static/chat.css">
-<style>
-.figures { list-style: none; margin: 0 0 16px; padding: 0; display: grid;
-  grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: 8px; }
-.figures li { background: #fff; border: 1px solid #ddd6c4; border-radius: 10px; padding: 10px 12px; }
-.figures strong { display: block; font-size: 1.6rem; line-height: 1.2; }
-.skills { width: 100%; border-collapse: collapse; margin: 0 0 16px; background: #fff; }
-.skills th, .skills td { text-align: left; padding: 8px; border-bottom: 1px solid #ddd6c4; }
-.skills td.n, .skills th.n { text-align: right; }
-.page h2 { font-size: 1.1rem; margin: 16px 0 8px; }
-.page p { margin: 0 0 8px; }
-.csv { display: inline-block; padding: 10px 14px; min-height: 44px; box-sizing: border-box; }
-</style>
-</head>
-<body>
-<div class="app">
-  <header class="top">
-    <h1>Atouts</h1>
-    <p class="tagline">Les chiffres de votre groupe</p>
-  </header>
-  <main class="page">
-    <h2>$name</h2>
-    <p>Chiffres à jour le $date.</p>
-    <ul class="figures">
-$figures
-    </ul>
-    <h2>Compétences identifiées</h2>
-$skills
-    <p><a class="csv" href="$csv_href" download>Télécharger ces chiffres (CSV)</a></p>
-    <h2>Ce que montrent ces chiffres</h2>
-    <p>Ils comptent ce que font dans Atouts les jeunes qui ont rejoint votre groupe avec son code :
-    les expériences qu'ils ont racontées, les compétences qu'ils ont reconnues dans ces expériences,
-    les auto-évaluations terminées, les réponses de leurs référents et les badges obtenus.
-    Une compétence reconnue dans plusieurs expériences compte plusieurs fois.</p>
-    <p>Ils sont anonymes : aucun nom, aucun texte, aucun identifiant. Rien n'est affiché tant que le
-    groupe compte moins de 5 personnes. Une personne qui quitte le groupe ou efface ses données
-    n'est plus comptée.</p>
-    <p>Ce lien est personnel : ne le partagez qu'avec les personnes de votre structure qui en ont besoin.</p>
-  </main>
-</div>
-</body>
-</html>
-""")
-
-
 def setup_partner_routes(app: web.Application) -> None:
     """GET /partenaires/{token} and /partenaires/{token}.csv. Tests may replace
     app[PARTNER_LIMITER_KEY] before the app starts."""
     app[PARTNER_LIMITER_KEY] = RateLimiter(get_limit=PARTNER_GET_LIMIT)
     # no HEAD: one more way to probe links, for nothing
     app.router.add_get("/partenaires/{token:.*}", partner_page, allow_head=False)
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 def _cell(text: str) -> str:
@@ -129,23 +71,12 @@ def too_small_page() -> web.Response:
 
 
 def render_page(stats: "GroupStats", csv_href: str, today: Optional[datetime] = None) -> str:
-    figures = "\n".join(
-        f'      <li><strong>{getattr(stats, field)}</strong> {_esc(label)}</li>'
-        for field, _, label in MEASURES
-    )
-    if stats.skills:
-        rows = "\n".join(
-            f'<tr><td>{_esc(_skill_label(skill_id))}</td><td class="n">{count}</td></tr>'
-            for skill_id, count in stats.skills
-        )
-        skills = ('<table class="skills"><thead><tr><th scope="col">Compétence</th>'
-                  '<th scope="col" class="n">Nombre de fois</th></tr></thead>\n'
-                  f"<tbody>\n{rows}\n</tbody></table>")
-    else:
-        skills = "<p>Aucune compétence identifiée pour l'instant.</p>"
-    return PAGE.substitute(
-        name=_esc(stats.group.name), date=french_date(today or datetime.now(timezone.utc)),
-        figures=figures, skills=skills, csv_href=_esc(csv_href),
+    return render(
+        "partner.html",
+        name=stats.group.name, date=french_date(today or datetime.now(timezone.utc)),
+        figures=[(getattr(stats, field), label) for field, _, label in MEASURES],
+        skills=[(_skill_label(skill_id), count) for skill_id, count in stats.skills],
+        csv_href=csv_href,
     )
 
 
@@ -166,7 +97,7 @@ def render_csv(stats: "GroupStats") -> str:
 
 
 async def partner_page(request: web.Request) -> web.Response:
-    wait = request.app[PARTNER_LIMITER_KEY].hit("GET", request.remote or "?")
+    wait = request.app[PARTNER_LIMITER_KEY].hit("GET", request_client(request))
     if wait is not None:
         return too_many_page(wait)
     token = request.match_info.get("token", "")

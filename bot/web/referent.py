@@ -13,7 +13,6 @@ import asyncio
 import functools
 import hashlib
 import hmac
-import html
 import logging
 import math
 import os
@@ -36,15 +35,16 @@ from bot.referentiel import Skill, default_referentiel
 from bot.scoring import default_rules
 from bot.storage.models import COMMENT_MAX
 from bot.storage.tokens import hash_token
+from bot.web.clients import request_client
 from bot.web.app import (
     HTTP_KEY,
     SETTINGS_KEY,
     STATIC_DIR,
     STORE_KEY,
     _file_version,
-    _template,
     html_response,
     message_page,
+    render,
 )
 
 if TYPE_CHECKING:
@@ -172,6 +172,7 @@ def csrf_age(secret: bytes, token: str, value: str, now: int) -> Optional[int]:
 # --- app wiring -----------------------------------------------------------------------
 
 LIMITER_KEY = web.AppKey("referent_limiter", RateLimiter)
+TOKEN_LIMITER_KEY = web.AppKey("referent_token_limiter", RateLimiter)
 CSRF_KEY = web.AppKey("referent_csrf", CsrfSecret)
 NOTIFY_DELAYS_KEY = web.AppKey("referent_notify_delays", tuple)
 TASKS_KEY = web.AppKey("referent_tasks", set)
@@ -182,6 +183,9 @@ def setup_referent_routes(app: web.Application) -> None:
     app[NOTIFY_DELAYS_KEY] before the app starts."""
     settings = app[SETTINGS_KEY]
     app[LIMITER_KEY] = RateLimiter(get_limit=settings.referent_get_limit, post_limit=settings.referent_post_limit)
+    # one link, whatever the address (GET and POST share the budget)
+    app[TOKEN_LIMITER_KEY] = RateLimiter(get_limit=settings.referent_token_limit,
+                                         post_limit=settings.referent_token_limit)
     app[CSRF_KEY] = CsrfSecret(app[SETTINGS_KEY].var_dir)
     app[NOTIFY_DELAYS_KEY] = NOTIFY_DELAYS
     app[TASKS_KEY] = set()
@@ -226,17 +230,9 @@ def _stoppable(
     return wrapper
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _who_raw(view: "InvitationView") -> str:
-    """The young person's first name, or a neutral phrase (not escaped)."""
-    return view.person_first_name or UNNAMED
-
-
 def _who(view: "InvitationView") -> str:
-    return _esc(_who_raw(view))
+    """The young person's first name, or a neutral phrase (text: the templates escape it)."""
+    return view.person_first_name or UNNAMED
 
 
 def _sentence(text: str) -> str:
@@ -271,7 +267,7 @@ def state_page(state: str, view: "InvitationView") -> web.Response:
 
 def thanks_page(view: "InvitationView") -> web.Response:
     who = _who(view)
-    return message_page(200, f"Merci {_esc(view.invitation.referent_name)} !", [
+    return message_page(200, f"Merci {view.invitation.referent_name} !", [
         f"{_sentence(who)} va recevoir tes réponses.",
         "Ton regard compte : il aide à prendre confiance et à montrer ce qu'on sait faire.",
         "Tu peux fermer cette page.",
@@ -279,11 +275,9 @@ def thanks_page(view: "InvitationView") -> web.Response:
 
 
 def forbidden_page(request: web.Request) -> web.Response:
-    url = html.escape(request.path)
     return message_page(403, "Le formulaire a expiré, recharge la page", [
         "Pour ta sécurité, un formulaire ne reste valable que 2 heures dans la même page.",
-        f'<a href="{url}">Recharger le formulaire</a>',
-    ])
+    ], (request.path, "Recharger le formulaire"))
 
 
 def too_many_page(retry_after: int) -> web.Response:
@@ -349,7 +343,6 @@ class Form:
 MISSING = "Choisis une réponse."
 INVALID = "Réponse non valable : choisis-en une."
 NO_STATEMENT = "Coche cette case pour envoyer tes réponses."
-CHECKED = ' checked="checked"'
 
 
 def parse_form(skills: list[Skill], data: MultiDictProxy) -> Form:
@@ -384,69 +377,38 @@ def parse_form(skills: list[Skill], data: MultiDictProxy) -> Form:
     return form
 
 
-def _invalid_attrs(form: Optional[Form], name: str, error_id: str) -> str:
-    if form is None or name not in form.errors:
-        return ""
-    return f' aria-invalid="true" aria-describedby="{error_id}"'
-
-
-def _error_line(form: Optional[Form], name: str, error_id: str) -> str:
-    if form is None or name not in form.errors:
-        return ""
-    return f'<p class="err" id="{error_id}">{_esc(form.errors[name])}</p>\n'
-
-
 def question_refs(skills: list[Skill]) -> dict[str, str]:
     """Field name -> short element id ("q1", "q2"…): the page must stay light."""
     names = (question_field(s.id, i.id) for s in skills for i in s.items)
     return {name: f"q{n}" for n, name in enumerate(names, 1)}
 
 
-def _question(name: str, ref: str, number: int, text: str, form: Optional[Form]) -> str:
-    given = form.checked.get(name) if form else None
-    options = "".join(
-        f'<label><input type="radio" name="{name}" value="{value}"'
-        f'{CHECKED if value == given else ""}> {_esc(label)}</label>'
-        for value, label in scale_options()
-    )
-    error_id = "e" + ref[1:]
-    return (
-        f'<fieldset class="q" id="{ref}"{_invalid_attrs(form, name, error_id)}>'
-        f'<legend><span class="n">{number}.</span> {text}</legend>\n'
-        f'{_error_line(form, name, error_id)}<div class="opts">{options}</div></fieldset>\n'
-    )
+def _sections(skills: list[Skill], refs: dict[str, str], who: str, form: Optional[Form]) -> list[dict]:
+    errors = form.errors if form else {}
+    sections = []
+    for skill in skills:
+        questions = []
+        for number, item in enumerate(skill.items, 1):
+            name = question_field(skill.id, item.id)
+            questions.append({
+                "name": name, "ref": refs[name], "number": number, "error_id": "e" + refs[name][1:],
+                "text": _sentence(item.observer.replace("{prenom}", who)),
+                "error": errors.get(name, ""), "given": form.checked.get(name) if form else None,
+            })
+        comment = comment_field(skill.id)
+        sections.append({
+            "id": skill.id, "emoji": skill.emoji, "label": skill.label, "definition": skill.definition,
+            "questions": questions, "comment_name": comment, "comment_error": errors.get(comment, ""),
+            "comment": form.comments.get(skill.id, "") if form else "",
+        })
+    return sections
 
 
-def _skill_section(skill: Skill, refs: dict[str, str], who_raw: str, form: Optional[Form]) -> str:
-    who = _esc(who_raw)
-    questions = "".join(
-        _question(name, refs[name], n, _esc(_sentence(item.observer.replace("{prenom}", who_raw))),
-                  form)
-        for n, item in enumerate(skill.items, 1)
-        for name in [question_field(skill.id, item.id)]
-    )
-    name = comment_field(skill.id)
-    comment = form.comments.get(skill.id, "") if form else ""
-    described = (_invalid_attrs(form, name, f"hint-{name} err-{name}")
-                 or f' aria-describedby="hint-{name}"')
-    return (
-        f'<section class="skill" aria-labelledby="t-{skill.id}">\n'
-        f'<h2 id="t-{skill.id}"><span aria-hidden="true">{_esc(skill.emoji)}</span> '
-        f'{_esc(skill.label)}</h2>\n'
-        f'<p class="def">{_esc(skill.definition)}</p>\n{questions}'
-        f'<div class="comment"><label for="{name}">Un mot pour {who} (facultatif)</label>\n'
-        f'<p class="hint" id="hint-{name}">Un exemple, un conseil, un encouragement… '
-        f'{COMMENT_MAX} caractères au plus.</p>\n{_error_line(form, name, "err-" + name)}'
-        f'<textarea id="{name}" name="{name}" rows="3" maxlength="{COMMENT_MAX}"'
-        f'{described}>{_esc(comment)}</textarea></div>\n'
-        "</section>\n"
-    )
-
-
-def _error_summary(skills: list[Skill], refs: dict[str, str], form: Optional[Form]) -> str:
+def _summary(skills: list[Skill], refs: dict[str, str], form: Optional[Form]) -> list[tuple[str, str]]:
+    """(href, text) lines of the error summary; an empty href is a line without a link."""
     if form is None or form.ok:
-        return ""
-    lines: list[str] = []
+        return []
+    lines: list[tuple[str, str]] = []
     for skill in skills:
         numbers = [n for n, item in enumerate(skill.items, 1)
                    if question_field(skill.id, item.id) in form.errors]
@@ -454,50 +416,42 @@ def _error_summary(skills: list[Skill], refs: dict[str, str], form: Optional[For
             which = (f"à la question {numbers[0]}" if len(numbers) == 1 else
                      f"aux questions {', '.join(map(str, numbers[:-1]))} et {numbers[-1]}")
             first = question_field(skill.id, skill.items[numbers[0] - 1].id)
-            lines.append(f'<a href="#{refs[first]}">'
-                         f'{_esc(skill.label)} : réponds {which}.</a>')
+            lines.append((f"#{refs[first]}", f"{skill.label} : réponds {which}."))
         if comment_field(skill.id) in form.errors:
-            lines.append(f'<a href="#{comment_field(skill.id)}">{_esc(skill.label)} : '
-                         "ton message est trop long.</a>")
+            lines.append((f"#{comment_field(skill.id)}", f"{skill.label} : ton message est trop long."))
     if STATEMENT_FIELD in form.errors:
-        lines.append(f'<a href="#{STATEMENT_FIELD}">Coche la case « Je connais vraiment… », '
-                     "tout en bas.</a>")
+        lines.append((f"#{STATEMENT_FIELD}", "Coche la case « Je connais vraiment… », tout en bas."))
     if form.unexpected:
-        lines.append("Une réponse ne correspond à aucune question de ce formulaire : "
-                     "vérifie tes réponses et renvoie-les.")
-    items = "".join(f"<li>{line}</li>\n" for line in lines)
-    return (
-        '<div class="error-summary" role="alert" aria-labelledby="err-title">\n'
-        '<h2 id="err-title">Il reste quelque chose à compléter</h2>\n'
-        "<p>Tes réponses sont gardées ci-dessous.</p>\n"
-        f"<ul>\n{items}</ul>\n</div>\n"
-    )
+        lines.append(("", "Une réponse ne correspond à aucune question de ce formulaire : "
+                          "vérifie tes réponses et renvoie-les."))
+    return lines
 
 
 def render_form(view: "InvitationView", csrf: str, form: Optional[Form] = None) -> str:
     """The whole page; with `form`, what was sent and what is wrong with it."""
     skills = invitation_skills(view)
     refs = question_refs(skills)
-    who, referent = _who(view), _esc(view.invitation.referent_name)
+    who, referent = _who(view), view.invitation.referent_name
     count = len(skills)
-    statement = (CHECKED if form and form.statement else "") + _invalid_attrs(
-        form, STATEMENT_FIELD, "err-" + STATEMENT_FIELD)
-    return _template("referent.html").substitute(
+    return render(
+        "referent.html",
         title=("Erreur : " if form and not form.ok else "") + f"L'avis de {referent}",
         css_version=_file_version(STATIC_DIR / "referent.css"),
-        errors=_error_summary(skills, refs, form),
+        summary=_summary(skills, refs, form),
         referent=referent,
         who=who,
         who_cap=_sentence(who),
-        who_me=_esc(view.person_first_name) if view.person_first_name else UNNAMED_ME,
-        relation=_esc(RELATION_LABELS.get(view.invitation.relation, "proche")),
+        who_me=view.person_first_name or UNNAMED_ME,
+        relation=RELATION_LABELS.get(view.invitation.relation, "proche"),
         skills_count=f"{count} compétence{'s' if count > 1 else ''}",
         minutes=f"{2 * count} minutes",
         min_answered=default_rules().min_answered,
-        csrf=html.escape(csrf),
-        sections="".join(_skill_section(skill, refs, _who_raw(view), form) for skill in skills),
-        statement_attrs=statement,
-        statement_error=_error_line(form, STATEMENT_FIELD, "err-" + STATEMENT_FIELD),
+        csrf=csrf,
+        options=scale_options(),
+        comment_max=COMMENT_MAX,
+        sections=_sections(skills, refs, who, form),
+        statement_checked=bool(form and form.statement),
+        statement_error=(form.errors.get(STATEMENT_FIELD, "") if form else ""),
     )
 
 
@@ -505,7 +459,15 @@ def render_form(view: "InvitationView", csrf: str, form: Optional[Form] = None) 
 
 
 def _limit(request: web.Request) -> None:
-    wait = request.app[LIMITER_KEY].hit(request.method, request.remote or "?")
+    """Per client address: the TCP peer, or behind a trusted proxy the address it saw."""
+    wait = request.app[LIMITER_KEY].hit(request.method, request_client(request))
+    if wait is not None:
+        raise _Stop(too_many_page(wait))
+
+
+def _limit_token(request: web.Request, token: str) -> None:
+    """Per link, whatever the address: a link cannot be hammered from many addresses."""
+    wait = request.app[TOKEN_LIMITER_KEY].hit("GET", hash_token(token))
     if wait is not None:
         raise _Stop(too_many_page(wait))
 
@@ -597,6 +559,7 @@ async def _read_form(request: web.Request) -> MultiDictProxy:
 async def referent_get(request: web.Request) -> web.Response:
     _limit(request)
     token = _token(request)
+    _limit_token(request, token)
     view = _open_invitation(request, token)
     return _form_response(request, view, token, 200)
 
@@ -605,6 +568,7 @@ async def referent_get(request: web.Request) -> web.Response:
 async def referent_post(request: web.Request) -> web.Response:
     _limit(request)
     token = _token(request)
+    _limit_token(request, token)
     _check_origin(request)
     view = _open_invitation(request, token)
     data = await _read_form(request)

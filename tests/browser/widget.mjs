@@ -54,9 +54,15 @@ try {
   step("reconnected");
 
   // another page load of the partner site: the same conversation goes on — with its
-  // history where the browser lets the iframe keep storage, else from its id alone
-  await page.waitForTimeout(1500);  // the iframe reports the conversation id every second
-  out.sessionBefore = await page.evaluate(() => sessionStorage.getItem("atouts-session"));
+  // history where the browser lets our iframe keep storage, else from our partitioned
+  // cookie — never kept by the partner page
+  const frameSession = async () => {
+    const f = page.frames().find((x) => x !== page.mainFrame());
+    return f ? f.evaluate(() => (JSON.parse(sessionStorage.getItem("chat_session") || "{}") || {}).session_id || "") : "";
+  };
+  await page.waitForTimeout(1500);  // the iframe hands its session to our server every second
+  out.sessionBefore = await frameSession();
+  out.partnerStorage = await page.evaluate(() => sessionStorage.length + localStorage.length);
   await page.reload();
   await page.getByRole("button", { name: /Discuter avec Atouts/ }).click();
   const history = frame.getByText("Trop bien, Inès", { exact: false }).first();
@@ -68,8 +74,8 @@ try {
   await input2.fill("tu sais faire quoi ?");
   await input2.press("Enter");
   await frame.getByText("Je t'aide à repérer", { exact: false }).first().waitFor({ timeout: TIMEOUT });
-  await page.waitForTimeout(1500);
-  out.sessionAfter = await page.evaluate(() => sessionStorage.getItem("atouts-session"));
+  out.sessionAfter = await frameSession();
+  out.partnerStorageAfter = await page.evaluate(() => sessionStorage.length + localStorage.length);
   step("persisted");
   // the close button inside the chat gives the focus back to the bubble
   await frame.getByRole("button", { name: "Fermer la discussion" }).click();

@@ -83,7 +83,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, p
         model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
         # every request comes from 127.0.0.1 here: the per-address limit is unit-tested
-        extra_env={"ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000",
+        extra_env={"ATOUTS_ENABLE_REST": "1",  # the tests talk REST (off by default)
+                   "ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000",
                    "ATOUTS_WIDGET_ORIGINS": f"http://127.0.0.1:{partner_ports['allowed']}",
                    "ATOUTS_FOLLOW_UP_SECONDS": "4",  # reminders fire during the test
                    **fake_engagement.env,  # missions from a local fake of the API Engagement

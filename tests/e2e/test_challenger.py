@@ -153,7 +153,7 @@ def badge_ids(client, sender: str) -> List[str]:
 
 
 def test_self_assessment_two_referents_levels_badge_and_revocation(client) -> None:
-    sender = "e2e-challenger"
+    sender = "rest:e2e-challenger"  # REST ids are rest:<sender>
     reach_confirmed_skills(client, sender)
     skill_id = take_assessment(client, sender)
 
@@ -200,7 +200,7 @@ def test_self_assessment_two_referents_levels_badge_and_revocation(client) -> No
 
 
 def test_referent_links_bad_input_gets_4xx(client) -> None:
-    sender = "e2e-challenger-bad"
+    sender = "rest:e2e-challenger-bad"
     reach_confirmed_skills(client, sender)
     skill_id = take_assessment(client, sender)
     link = invite(client, sender, skill_id, "Sofiane", "employeur")

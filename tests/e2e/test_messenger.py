@@ -45,7 +45,7 @@ class Messenger:
         assert (status, answer) == (200, b"EVENT_RECEIVED"), (status, answer[:200])
 
     def events(self, psid: str) -> List[Dict[str, Any]]:
-        status, body, _ = self.client.get(f"{self.client.rasa}/conversations/{psid}/tracker")
+        status, body, _ = self.client.get(f"{self.client.rasa}/conversations/fb:{psid}/tracker")  # namespaced id
         assert status == 200, body[:200]
         return json.loads(body).get("events") or []
 
@@ -136,7 +136,7 @@ def test_full_reperer_conversation_on_messenger(messenger, fake_graph, store):
             messages = messenger.turn(psid, text_event(psid, next(answers)))
     assert "Bravo 🎉" in texts(messages), texts(messages)
     assert proposals_seen >= 1
-    assert store.confirmed_skills(psid), "the app database has the confirmed skills"
+    assert store.confirmed_skills(f"fb:{psid}"), "the app database has the confirmed skills"
 
     # everything the person got is what Messenger accepts (titles ≤ 20, ≤ 13 choices…)
     got = fake_graph.messages(psid)
@@ -217,24 +217,25 @@ def test_referent_answer_reaches_messenger_proactively(messenger, fake_graph, st
     from bot.referentiel import default_referentiel
 
     psid, skill = new_psid(), "rigueur"
+    sender = f"fb:{psid}"  # the conversation id: namespaced per channel
     messenger.turn(psid, postback_event(psid, "/greet"))  # Messenger is the latest channel
     items = default_referentiel().get(skill).items
     store.migrate()  # a no-op: the action server already did it
-    store.record_consent(psid, True, "v1", "messenger")
-    store.set_first_name(psid, "Inès")
-    experience = store.add_experience(psid, "J'ai tenu la caisse tout l'été.")
+    store.record_consent(sender, True, "v1", "messenger")
+    store.set_first_name(sender, "Inès")
+    experience = store.add_experience(sender, "J'ai tenu la caisse tout l'été.")
     store.add_skill_claim(experience, skill, 0.8, "confirmed", "je recompte la caisse")
-    store.open_self_assessment(psid, skill)
+    store.open_self_assessment(sender, skill)
     for item in items:
-        store.record_self_answer(psid, skill, item.id, 3)
-    store.complete_self_assessment(psid, skill)
-    token, invitation = store.create_invitation(psid, "Karim", "coach", [skill])
+        store.record_self_answer(sender, skill, item.id, 3)
+    store.complete_self_assessment(sender, skill)
+    token, invitation = store.create_invitation(sender, "Karim", "coach", [skill])
     outcome, _ = store.submit_referent(token, {skill: {item.id: 3 for item in items}}, {skill: "Très fiable."})
     assert outcome == "ok"
 
     before = len(fake_graph.messages(psid))
     status, body = client.post(
-        f"{client.rasa}/conversations/{psid}/trigger_intent?output_channel=latest",
+        f"{client.rasa}/conversations/{sender}/trigger_intent?output_channel=latest",
         json.dumps({"name": "EXTERNAL_referent_answered",
                     "entities": {"invitation": str(invitation.id)}}).encode())
     assert status == 200, body[:300]

@@ -50,7 +50,7 @@ def ask_resources(client, sender: str) -> List[Dict[str, Any]]:
 
 
 def test_resources_done_missions_and_the_follow_up_back_to_a_story(client, store, fake_engagement) -> None:
-    sender = "e2e-progresser"
+    sender = "rest:e2e-progresser"  # REST ids are rest:<sender>
     reach_confirmed_skills(client, sender)
     messages = client.say(sender, "je veux progresser")
     assert "Quelle compétence" in texts(messages) or "tu préfères quoi" in texts(messages), texts(messages)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -40,7 +41,7 @@ def test_parse_returns_soft_skills_sorted_from_the_referentiel(client):
 
 
 def test_full_journey_confirmed_skills_are_stored_then_erased(client, store):
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:e2e-{uuid.uuid4().hex[:8]}"  # REST ids are rest:<sender>
     welcome = client.say(sender, "/greet")
     assert "Atouts" in texts(welcome) and "/affirm" in buttons(welcome)
     asked_name = client.say(sender, "oui")
@@ -78,8 +79,15 @@ def test_full_journey_confirmed_skills_are_stored_then_erased(client, store):
     assert "/mes-donnees/" in link_msg, link_msg
     url = link_msg[link_msg.index("http"):].split()[0]
     path = url[url.index("/mes-donnees/"):]
-    status, body, headers = client.get(client.web + path)
-    assert status == 200 and "attachment" in headers.get("Content-Disposition", "")
+    # opening it shows a button (a link preview spends nothing); the button downloads
+    from tests.e2e.test_challenger import Browser
+
+    browser = Browser()
+    status, page = browser.open(client.web + path)
+    assert status == 200 and 'method="post"' in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    status, body = browser.open(client.web + path, {"csrf": csrf})
+    assert status == 200, body[:300]
     data = json.loads(body)
     assert data["app_data"]["person"]["first_name"] == "Inès"
     assert any(e.get("event") == "user" for e in data["conversation"])
@@ -97,7 +105,7 @@ def test_full_journey_confirmed_skills_are_stored_then_erased(client, store):
 
 
 def test_refused_consent_stores_nothing_and_follow_ups_are_asked(client, store):
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:e2e-{uuid.uuid4().hex[:8]}"  # REST ids are rest:<sender>
     client.say(sender, "/greet")
     assert "rien" in texts(client.say(sender, "non"))
     client.say(sender, "/skip")
@@ -114,7 +122,7 @@ def test_refused_consent_stores_nothing_and_follow_ups_are_asked(client, store):
 
 
 def test_leave_the_story_and_come_back(client):
-    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:e2e-{uuid.uuid4().hex[:8]}"  # REST ids are rest:<sender>
     for text in ("/greet", "/deny", "/skip"):
         client.say(sender, text)
     client.say(sender, "j'ai fait du bénévolat aux restos du coeur")
@@ -140,7 +148,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("bad", BAD_INPUTS, ids=range(len(BAD_INPUTS)))
 def test_bad_input_gets_a_clear_answer_and_loses_nothing(client, bad):
-    sender = f"e2e-bad-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:e2e-bad-{uuid.uuid4().hex[:8]}"
     client.say(sender, "/greet")
     client.say(sender, "/affirm")
     client.say(sender, "/skip")

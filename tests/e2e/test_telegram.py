@@ -59,6 +59,7 @@ class TelegramChat:
         self.client, self.fake = client, fake
         self.chat_id = chat_id or new_chat()
         self.url = f"{client.rasa}/webhooks/telegram/webhook"
+        self.sender = f"tg:{self.chat_id}"  # the conversation id: namespaced per channel
 
     def post(self, body: bytes, secret: Optional[str] = "") -> int:
         headers = {"Content-Type": "application/json"}
@@ -93,7 +94,7 @@ class TelegramChat:
         return replies(calls)
 
     def user_texts(self) -> List[str]:
-        status, body, _ = self.client.get(f"{self.client.rasa}/conversations/{self.chat_id}/tracker")
+        status, body, _ = self.client.get(f"{self.client.rasa}/conversations/{self.sender}/tracker")
         assert status == 200
         return [e.get("text") for e in json.loads(body)["events"] if e.get("event") == "user"]
 
@@ -141,9 +142,9 @@ def test_full_reperer_conversation_over_telegram(chat: TelegramChat, store) -> N
         else:
             messages = chat.say(next(answers))
     assert "Bravo 🎉" in texts(messages), texts(messages)
-    confirmed = store.confirmed_skills(str(chat.chat_id))
+    confirmed = store.confirmed_skills(chat.sender)
     assert confirmed, "no confirmed skill stored for the Telegram chat"
-    assert store.export_person(str(chat.chat_id))["person"]["first_name"] == "Inès"
+    assert store.export_person(chat.sender)["person"]["first_name"] == "Inès"
     for reply in messages:  # the next steps come as buttons that fit Telegram's limits
         assert all(len(d.encode("utf-8")) <= 64 for d in reply.data())
 
@@ -166,7 +167,7 @@ def test_a_forged_or_missing_secret_is_refused(chat: TelegramChat) -> None:
     assert chat.post(body, secret="not-the-secret") == 403
     assert chat.post(body, secret=chat.fake.secret + "x") == 403
     assert chat.fake.calls_since(mark, chat_id=chat.chat_id) == []
-    assert chat.client.tracker_rows(str(chat.chat_id)) == 0
+    assert chat.client.tracker_rows(chat.sender) == 0
 
 
 def test_malformed_bodies_are_4xx_and_the_next_update_is_served(chat: TelegramChat) -> None:
@@ -182,19 +183,19 @@ def test_a_group_chat_is_refused_politely(client, fake_telegram) -> None:
     calls = group.deliver(fake_telegram.text_update(group.chat_id, "/start@AtoutsTestBot", chat_type="group"))
     assert [r.text for r in replies(calls)] == [PRIVATE_ONLY]
     assert [c.method for c in calls] == ["sendMessage"]
-    assert client.tracker_rows(str(group.chat_id)) == 0
+    assert client.tracker_rows(group.sender) == 0
 
 
 def test_a_sticker_gets_a_short_answer(chat: TelegramChat) -> None:
     assert [r.text for r in replies(chat.deliver(chat.fake.sticker_update(chat.chat_id)))] == [TEXT_ONLY]
-    assert chat.client.tracker_rows(str(chat.chat_id)) == 0
+    assert chat.client.tracker_rows(chat.sender) == 0
 
 
 def test_a_referent_answer_reaches_telegram_proactively(chat: TelegramChat, store) -> None:
     from bot.referentiel import default_referentiel
 
     chat.say("/start")  # the person's latest channel is now Telegram
-    sender, skill = str(chat.chat_id), "rigueur"
+    sender, skill = chat.sender, "rigueur"
     items = default_referentiel().get(skill).items
     store.migrate()  # a no-op when the action server already did it
     store.record_consent(sender, True, "v1", "telegram")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 import socketio
@@ -19,6 +18,14 @@ def test_chat_page_points_the_widget_at_rasa(client):
         assert "rasa-webchat" in page or "chat.js" in page
 
 
+async def issued_session(sio) -> str:  # noqa: ANN001
+    """session_request without an id: the server issues a signed session (channels/socketio.py)."""
+    confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
+    sio.on("session_confirm", lambda token: confirmed.done() or confirmed.set_result(token))
+    await sio.emit("session_request", {"session_id": None})
+    return await asyncio.wait_for(confirmed, timeout=20)
+
+
 def test_socketio_session_gets_the_welcome_and_keeps_its_session(client):
     """What rasa-webchat does: session_request, then user_uttered; replies come back
     as bot_uttered in the session's room (needs python-socketio < 5.10, see README)."""
@@ -27,7 +34,6 @@ def test_socketio_session_gets_the_welcome_and_keeps_its_session(client):
         received: list = []
         got_two = asyncio.Event()
         sio = socketio.AsyncClient(reconnection=False)
-        session_id = f"web-{uuid.uuid4().hex[:8]}"
 
         @sio.on("bot_uttered")
         async def on_bot(data):  # noqa: ANN001
@@ -36,8 +42,7 @@ def test_socketio_session_gets_the_welcome_and_keeps_its_session(client):
                 got_two.set()
 
         await sio.connect(client.rasa, socketio_path="/socket.io", transports=["websocket"])
-        await sio.emit("session_request", {"session_id": session_id})
-        await asyncio.sleep(0.5)
+        session_id = await issued_session(sio)
         await sio.emit("user_uttered", {"message": "/greet", "session_id": session_id})
         try:
             await asyncio.wait_for(got_two.wait(), timeout=30)
@@ -56,10 +61,9 @@ def test_referent_answer_reaches_the_open_chat_page_proactively(client, store):
     « Karim, ton coach, a répondu ! » and the badge without writing anything."""
     from tests.e2e.test_challenger import answer_page
 
-    session_id = f"web-{uuid.uuid4().hex[:8]}"
     skill = "rigueur"
 
-    def prepare() -> str:  # what Repérer and the self-assessment left in the database
+    def prepare(session_id: str) -> str:  # what Repérer and the self-assessment left in the database
         from bot.referentiel import default_referentiel
 
         store.migrate()  # a no-op when the action server already did it
@@ -87,11 +91,10 @@ def test_referent_answer_reaches_the_open_chat_page_proactively(client, store):
                 answered.set()
 
         await sio.connect(client.rasa, socketio_path="/socket.io", transports=["websocket"])
-        await sio.emit("session_request", {"session_id": session_id})
-        await asyncio.sleep(0.5)
-        await sio.emit("user_uttered", {"message": "/greet", "session_id": session_id})
+        token = await issued_session(sio)
+        await sio.emit("user_uttered", {"message": "/greet", "session_id": token})
         await asyncio.sleep(2)
-        link = prepare()
+        link = prepare("web:" + token.split(".", 1)[0])  # the conversation id of the token
         status, _ = await asyncio.to_thread(answer_page, client, link, "3")
         assert status == 200
         try:

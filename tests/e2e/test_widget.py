@@ -99,10 +99,13 @@ def test_widget_in_a_real_browser(client, partner_sites: Dict[str, str]) -> None
     assert "Mission locale de Test" in seen["partnerInHeader"]
     assert seen["expandedAfterClose"] == "false"
     assert seen["blockedShowsChat"] == 0 and not (seen["blockedFrameUrl"] or "").startswith("http://localhost")
-    # one conversation across the page load, on the real server
+    # one conversation across the page load, on the real server, kept by our iframe and
+    # our partitioned cookie only: nothing in the partner page's storage
     session = seen["sessionBefore"]
     assert session and seen["sessionAfter"] == session
     assert seen["historyShown"] or seen["resumeNotice"]
-    status, body, _ = client.get(f"{client.rasa}/conversations/{session}/tracker")
+    assert seen["partnerStorage"] == 0 and seen["partnerStorageAfter"] == 0
+    sender = "web:" + session.split(".", 1)[0]  # the server-issued token names web:<id>
+    status, body, _ = client.get(f"{client.rasa}/conversations/{sender}/tracker")
     said = [e.get("text") for e in json.loads(body)["events"] if e.get("event") == "user"]
     assert "Inès" in said and "tu sais faire quoi ?" in said, said

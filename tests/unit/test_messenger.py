@@ -369,7 +369,9 @@ class FakeRasa:
         if message.text == self.fail_on:
             raise RuntimeError("the model broke on " + message.text)
         await asyncio.sleep(self.delay)
-        self.turns.append((message.sender_id, message.text, message.input_channel))
+        # the conversation id is namespaced (fb:<psid>); recorded here as the PSID
+        assert message.sender_id.startswith("fb:")
+        self.turns.append((message.sender_id[3:], message.text, message.input_channel))
         await message.output_channel.send_text_message(message.sender_id, f"reçu : {message.text}")
 
 

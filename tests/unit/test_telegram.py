@@ -74,7 +74,8 @@ class StubRasa:
         await message.output_channel.send_text_message(message.sender_id, f"écho : {message.text}")
 
     def texts(self, sender: Optional[int] = None) -> List[str]:
-        return [m.text for m in self.messages if sender is None or m.sender_id == str(sender)]
+        # the conversation id is namespaced: tg:<chat id>
+        return [m.text for m in self.messages if sender is None or m.sender_id == f"tg:{sender}"]
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
@@ -307,7 +308,7 @@ def test_updates_of_each_kind(fake: FakeTelegram, db_url: str) -> None:
     assert outcomes == [tg.Outcome.HANDLED] * 8
     assert rasa.texts(CHAT) == ["/greet", "/affirm", tg.STALE_BUTTON_PAYLOAD]
     first = rasa.messages[0]
-    assert first.input_channel == "telegram" and first.sender_id == str(CHAT)
+    assert first.input_channel == "telegram" and first.sender_id == f"tg:{CHAT}"
     assert first.metadata["telegram"]["update_id"] and "text" not in json.dumps(first.metadata)
     assert isinstance(first.output_channel, tg.TelegramOutput)
     assert tg.TEXT_ONLY in fake.texts(CHAT) and tg.EDITED in fake.texts(CHAT)

@@ -52,6 +52,11 @@ class FakeStore:
         self.fail = fail
         self.resolved: list[str] = []
 
+    def export_token_open(self, token: str) -> bool:
+        if self.fail:
+            raise RuntimeError(f"database exploded while reading {token} for {SENDER}")
+        return token in self.tokens
+
     def resolve_export_token(self, token: str) -> str | None:
         self.resolved.append(token)
         if self.fail:
@@ -258,12 +263,47 @@ def test_static_files_are_cached(vendor: Path) -> None:
 # --- personal data export -----------------------------------------------------
 
 
+async def download(client: TestClient, token: str = TOKEN) -> Any:
+    """What the person does: open the link (a page), then press the button (a POST)."""
+    page = await client.get(f"/mes-donnees/{token}")
+    text = await page.text()
+    if page.status != 200:
+        return page
+    assert 'method="post"' in text and "Télécharger mes données" in text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', text)
+    assert csrf, text
+    return await client.post(f"/mes-donnees/{token}", data={"csrf": csrf.group(1)})
+
+
+def test_opening_the_export_link_spends_nothing() -> None:
+    store = FakeStore({TOKEN: SENDER})
+
+    async def scenario(client: TestClient) -> None:
+        for _ in range(3):  # link previews, then the person
+            resp = await client.get(f"/mes-donnees/{TOKEN}")
+            assert resp.status == 200 and resp.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert resp.headers["Cache-Control"] == "no-store"
+            assert "Content-Disposition" not in resp.headers
+        # a forged POST: no cookie, a made-up field; a foreign Origin
+        forged = await client.post(f"/mes-donnees/{TOKEN}", data={"csrf": "1.abc"})
+        assert forged.status == 403
+        client.session.cookie_jar.clear()
+        page = await (await client.get(f"/mes-donnees/{TOKEN}")).text()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        foreign = await client.post(f"/mes-donnees/{TOKEN}", data={"csrf": csrf},
+                                    headers={"Origin": "https://evil.example"})
+        assert foreign.status == 403
+
+    serve(create_app(make_settings(), store), scenario)
+    assert store.resolved == [] and TOKEN in store.tokens
+
+
 def test_export_with_a_valid_token_gives_both_parts_as_a_download() -> None:
     rasa = FakeRasa()
     store = FakeStore({TOKEN: SENDER})
 
     async def scenario(client: TestClient) -> None:
-        resp = await client.get(f"/mes-donnees/{TOKEN}")
+        resp = await download(client)
         assert resp.status == 200
         assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
         assert resp.headers["Content-Disposition"] == 'attachment; filename="atouts-mes-donnees.json"'
@@ -274,7 +314,7 @@ def test_export_with_a_valid_token_gives_both_parts_as_a_download() -> None:
         data = json.loads(raw.decode("utf-8"))
         assert data == {"app_data": APP_DATA, "conversation": EVENTS}
         # single use
-        again = await client.get(f"/mes-donnees/{TOKEN}")
+        again = await download(client)
         assert again.status == 404
         assert EXPIRED_TEXT in await again.text()
 
@@ -290,7 +330,7 @@ def test_export_without_rasa_token_sends_none() -> None:
     rasa = FakeRasa()
 
     async def scenario(client: TestClient) -> None:
-        assert (await client.get(f"/mes-donnees/{TOKEN}")).status == 200
+        assert (await download(client)).status == 200
 
     serve_with_rasa(
         lambda url: create_app(make_settings(rasa_url=url), FakeStore({TOKEN: SENDER})),
@@ -304,7 +344,7 @@ def test_export_when_rasa_is_down_still_gives_app_data() -> None:
     settings = make_settings(rasa_url=f"http://127.0.0.1:{free_port()}")
 
     async def scenario(client: TestClient) -> None:
-        resp = await client.get(f"/mes-donnees/{TOKEN}")
+        resp = await download(client)
         assert resp.status == 200
         assert resp.headers["Content-Disposition"].startswith("attachment")
         data = await resp.json()
@@ -317,7 +357,7 @@ def test_export_when_rasa_is_down_still_gives_app_data() -> None:
 
 def test_export_when_rasa_answers_an_error_still_gives_app_data() -> None:
     async def scenario(client: TestClient) -> None:
-        data = await (await client.get(f"/mes-donnees/{TOKEN}")).json()
+        data = await (await download(client)).json()
         assert data["app_data"] == APP_DATA and data["conversation"] is None and data["note"]
 
     serve_with_rasa(
@@ -438,3 +478,42 @@ def test_access_log_hides_tokens_and_addresses(caplog: pytest.LogCaptureFixture)
     assert any(line.startswith("GET /mes-donnees/… 404") for line in lines)
     assert any(line.startswith("GET /health 200") for line in lines)
     assert not any(TOKEN in line or "127.0.0.1" in line for line in lines)
+
+
+# --- the widget's session: kept by our server, never by the partner page ---------
+
+
+def test_widget_session_is_kept_in_a_partitioned_cookie_for_our_origin_only(
+        vendor: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.sender_ids import WebSessions, load_session_secret
+
+    monkeypatch.delenv("ATOUTS_WEB_SESSION_SECRET", raising=False)
+    settings = make_settings(var_dir=tmp_path, public_url="https://atouts.example.org")
+    token = WebSessions(load_session_secret(tmp_path)).issue()
+    ours = {"Origin": "https://atouts.example.org"}
+
+    async def scenario(client: TestClient) -> None:
+        page = await (await client.get("/widget")).text()
+        assert 'data-session=""' in page  # nothing to resume
+        for headers, body, status in (
+            ({"Origin": "https://evil.example"}, {"session": token}, 403),
+            ({}, {"session": token}, 403),
+            (ours, {"session": token[:-1] + "x"}, 400),  # not signed by us
+            (ours, {"session": "tg:123"}, 400),
+        ):
+            resp = await client.post("/widget/session", json=body, headers=headers)
+            assert resp.status == status, (headers, body)
+            assert "Set-Cookie" not in resp.headers
+        resp = await client.post("/widget/session", json={"session": token}, headers=ours)
+        assert resp.status == 204
+        cookie = resp.headers["Set-Cookie"]
+        assert cookie.startswith(f"atouts_widget_session={token};")
+        for part in ("HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/widget"):
+            assert part in cookie
+        resumed = await client.get("/widget", headers={"Cookie": f"atouts_widget_session={token}"})
+        assert f'data-session="{token}"' in await resumed.text()
+        assert resumed.headers["Cache-Control"] == "no-store"
+        forged = await client.get("/widget", headers={"Cookie": "atouts_widget_session=abc.def"})
+        assert 'data-session=""' in await forged.text()
+
+    serve(create_app(settings, vendor_dir=vendor), scenario)

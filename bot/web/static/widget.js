@@ -32,12 +32,7 @@
   b.justifyContent = "center";
 
   var panel = null;
-  // Only the conversation id is kept here (never its content), for browsers that
-  // refuse storage to the chat's iframe: see /static/widget-frame.js.
-  var KEY = "atouts-session";
-  function session() {
-    try { return (window.sessionStorage.getItem(KEY) || "").replace(/[^0-9a-f]/g, ""); } catch (e) { return ""; }
-  }
+  // The conversation stays inside the iframe (its own origin): nothing of it is kept here.
   function small() { return window.matchMedia("(max-width: 480px)").matches; }
   function place() {
     if (!panel) return;
@@ -61,8 +56,9 @@
       p.boxShadow = "0 8px 30px rgba(0,0,0,.35)"; p.background = "#fff";
       var frame = document.createElement("iframe");
       frame.title = "Discussion avec Atouts";
-      frame.src = base + "/widget?" + new URLSearchParams({ partner: partner, color: color }).toString() +
-        (session() ? "#session=" + session() : "");
+      // our origin: the exact target of the iframe's messages (checked by the server)
+      frame.src = base + "/widget?" + new URLSearchParams({ partner: partner, color: color,
+        origin: window.location.origin }).toString();
       frame.setAttribute("allow", "clipboard-write");
       frame.style.border = "0"; frame.style.width = "100%"; frame.style.height = "100%";
       panel.appendChild(frame);
@@ -89,13 +85,10 @@
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && panel && panel.style.display !== "none") close();
   });
-  // the close button inside the chat (our origin only)
+  // the close button inside the chat (our iframe's messages only)
   window.addEventListener("message", function (e) {
-    if (e.origin !== base || !e.data) return;
+    if (e.origin !== base || !e.data || !panel || e.source !== panel.querySelector("iframe").contentWindow) return;
     if (e.data.type === "atouts:close") close();
-    if (e.data.type === "atouts:session" && /^[0-9a-f]{32}$/.test(e.data.session || "")) {
-      try { window.sessionStorage.setItem(KEY, e.data.session); } catch (err) { /* private mode */ }
-    }
   });
   function mount() { document.body.appendChild(button); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
