@@ -223,7 +223,7 @@ def test_referent_answer_reaches_messenger_proactively(messenger, fake_graph, st
     store.record_consent(psid, True, "v1", "messenger")
     store.set_first_name(psid, "Inès")
     experience = store.add_experience(psid, "J'ai tenu la caisse tout l'été.")
-    store.add_skill_claim(experience, skill, 0.8, "confirmed", "je recompte la caisse")
+    store.add_skill_claim(psid, experience, skill, 0.8, "confirmed", "je recompte la caisse")
     store.open_self_assessment(psid, skill)
     for item in items:
         store.record_self_answer(psid, skill, item.id, 3)
