@@ -161,10 +161,13 @@ def test_the_secrets_are_generated_private_and_never_logged(stack) -> None:
     token, secret = secrets_of(stack)
     assert len(token) >= 32 and len(secret) >= 32 and token != secret
     keys = Path(stack.config.var_dir) / "keys"
-    files = [keys / "actions.secret", keys / "rasa_api.token"]
-    for path in files:
+    generated = {"ATOUTS_RASA_TOKEN": (keys / "rasa_api.token", token),
+                 "ATOUTS_ACTIONS_SECRET": (keys / "actions.secret", secret)}
+    for name, (path, value) in generated.items():
+        if os.environ.get(name, "").strip():
+            continue  # chosen by whoever runs the tests: nothing generated
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert {f.read_text().strip() for f in files} == {token, secret}
+        assert path.read_text().strip() == value
     logs = list(Path(stack.log_dir).glob("*.log"))
     assert logs
     for log in logs:
@@ -174,6 +177,6 @@ def test_the_secrets_are_generated_private_and_never_logged(stack) -> None:
     for proc in stack.processes:
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         assert token.encode() not in cmdline and secret.encode() not in cmdline
-    assert "ATOUTS_ACTIONS_SECRET" in (ROOT / "endpoints.yml").read_text(encoding="utf-8")
-    assert secret not in (ROOT / "endpoints.yml").read_text(encoding="utf-8")
-    assert os.environ.get("ATOUTS_ACTIONS_SECRET", "") in ("", secret)
+    for path in (ROOT / "endpoints.yml", Path(stack.config.var_dir) / "endpoints.runtime.yml"):
+        text = path.read_text(encoding="utf-8")
+        assert "${ATOUTS_ACTIONS_SECRET}" in text and secret not in text

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import pytest
 
@@ -248,3 +248,27 @@ def test_request_bodies_are_limited(proxy) -> None:
                  "/socket.io/?EIO=4&transport=polling"):
         status, _, _ = http("POST", proxy.url + path, raw=big, headers={"Content-Type": "application/octet-stream"})
         assert status == 413, (path, status)
+
+
+def test_the_shipped_production_site_is_valid_nginx(nginx, tmp_path) -> None:
+    """deploy/nginx/atouts.conf as an operator installs it (TLS, both includes), checked
+    by `nginx -t` with a throw-away certificate in place of Let's Encrypt's."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a throw-away certificate")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=atouts.example.org", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    site = (DEPLOY / "atouts.conf").read_text(encoding="utf-8")
+    site = (site.replace("/etc/letsencrypt/live/atouts.example.org/fullchain.pem", str(tmp_path / "cert.pem"))
+                .replace("/etc/letsencrypt/live/atouts.example.org/privkey.pem", str(tmp_path / "key.pem"))
+                .replace("/etc/nginx/atouts/", f"{DEPLOY}/")
+                .replace("# include ", "include "))
+    (tmp_path / "site.conf").write_text(site, encoding="utf-8")
+    temp = " ".join(f"{name}_temp_path {tmp_path}/{name};" for name in ("client_body", "proxy", "fastcgi",
+                                                                       "uwsgi", "scgi"))
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; events {{}}\n"
+        f"http {{ access_log off; {temp} include {tmp_path}/site.conf; }}\n", encoding="utf-8")
+    check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

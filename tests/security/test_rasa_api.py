@@ -97,3 +97,16 @@ def test_the_web_app_uses_the_token_server_side(client, stack, store) -> None:
     assert status == 200
     payload = json.loads(body)
     assert "note" not in payload and payload["conversation"], payload.get("note")
+
+
+def test_after_all_these_calls_the_token_is_in_no_log(stack) -> None:
+    """Last of the API tests: every call above carried the token in its URL; none of the
+    services' logs (Rasa, action server, web app) shows it."""
+    from pathlib import Path
+
+    token, secret = secrets_of(stack)
+    logs = list(Path(stack.log_dir).glob("*.log"))
+    assert {p.name for p in logs} >= {"rasa.log", "actions.log", "web.log"}
+    for log in logs:
+        text = log.read_bytes()
+        assert token.encode() not in text and secret.encode() not in text, log.name
