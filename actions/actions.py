@@ -226,8 +226,8 @@ class ValidateConfirmSkillsForm(FormValidationAction):
         proposal = Proposal.from_dict(pending.pop(0))
         experience_id = tracker.get_slot("experience_id")
         if experience_id is not None and _consent(tracker):
-            services.store().add_skill_claim(
-                int(experience_id), proposal.skill_id, min(1.0, max(0.0, proposal.confidence)),
+            services.store().add_skill_claim(  # scoped to this conversation's owner
+                tracker.sender_id, int(experience_id), proposal.skill_id, min(1.0, max(0.0, proposal.confidence)),
                 "confirmed" if answer else "rejected", proposal.evidence,
             )
         confirmed = list(tracker.get_slot("confirmed_now") or [])

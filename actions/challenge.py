@@ -484,7 +484,7 @@ class ActionReferentAnswered(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         wanted = _entity(tracker, "invitation")
         store = services.store()
-        info = next((i for i in store.invitations_of(tracker.sender_id) if str(i.id) == wanted), None)
+        info = store.invitation_of(tracker.sender_id, wanted)  # only the person's own
         if info is None or info.state != "used":
             return []
         dispatcher.utter_message(text=messages.referent_answered(info.referent_name, info.relation))

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from bot.config import ROOT
+from bot.service_secrets import ACTIONS_SECRET, RASA_TOKEN, stack_secrets
 
 BIN = Path(sys.executable).parent
 
@@ -72,10 +73,17 @@ def cors_origins(config: StackConfig, env: Dict[str, str]) -> List[str]:
     return list(dict.fromkeys(own))
 
 
+ACTIONS_AUTH = {"Authorization": "Bearer ${%s}" % ACTIONS_SECRET}
+
+
 def write_endpoints(config: StackConfig) -> Path:
-    """endpoints.yml with this stack's action URL and tracker database."""
+    """endpoints.yml with this stack's action URL and tracker database. The action
+    server's secret stays a ``${ATOUTS_ACTIONS_SECRET}`` reference (Rasa expands it from
+    its environment): the file never holds it."""
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{config.actions_port}/webhook"
+    endpoints["action_endpoint"]["headers"] = {**(endpoints["action_endpoint"].get("headers") or {}),
+                                               **ACTIONS_AUTH}
     if endpoints.get("tracker_store", {}).get("dialect") == "sqlite":
         endpoints["tracker_store"]["db"] = str(config.tracker_db)
     path = config.var_dir / "endpoints.runtime.yml"
@@ -127,6 +135,11 @@ class Stack:
         self.config = config
         self.log_dir = log_dir
         self.processes: List[subprocess.Popen] = []
+        self.secrets: Dict[str, str] = {}  # ATOUTS_ACTIONS_SECRET, ATOUTS_RASA_TOKEN (see start)
+
+    @property
+    def rasa_token(self) -> str:
+        return self.secrets.get(RASA_TOKEN, "")
 
     def env(self) -> Dict[str, str]:
         c = self.config
@@ -151,6 +164,7 @@ class Stack:
             }
         )
         env.update(c.extra_env)
+        env.update(self.secrets)
         return env
 
     def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> None:
@@ -170,11 +184,16 @@ class Stack:
         if not c.model.exists():
             raise SystemExit(f"No trained model at {c.model}: run `make train` first.")
         c.var_dir.mkdir(parents=True, exist_ok=True)
+        # from the environment, else generated once into var/keys/ (0600); never logged
+        self.secrets = stack_secrets(c.var_dir, {**os.environ, **c.extra_env})
         endpoints = write_endpoints(c)
         credentials = write_credentials(c, self.env())
-        self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+        # our entry points: the action server on loopback with the shared secret, Rasa
+        # with its API token (neither secret on a command line)
+        self._spawn("actions", [sys.executable, "-m", "bot.action_server", "--actions", "actions",
                                 "--port", str(c.actions_port)])
-        self._spawn("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--cors", *cors_origins(c, self.env()),
+        self._spawn("rasa", [sys.executable, "-m", "bot.rasa_server", "--enable-api",
+                             "--cors", *cors_origins(c, self.env()),
                              "--interface", c.host,
                              "--model", str(c.model), "--endpoints", str(endpoints),
                              "--credentials", str(credentials),
@@ -238,7 +257,7 @@ class Stack:
         c = self.config
         return {
             "actions": f"http://127.0.0.1:{c.actions_port}/health",
-            "rasa": f"http://127.0.0.1:{c.rasa_port}/status",
+            "rasa": f"http://127.0.0.1:{c.rasa_port}/status?token={urllib.parse.quote(self.rasa_token)}",
             "web": f"http://127.0.0.1:{c.web_port}/health",
         }
 
@@ -306,7 +325,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     print(
         f"\n✅ Atouts est prêt. Ouvre http://localhost:{config.web_port} pour discuter.\n"
-        f"   API Rasa : http://localhost:{config.rasa_port}  ·  Ctrl-C pour tout arrêter.\n"
+        f"   API Rasa : http://localhost:{config.rasa_port} (jeton : ATOUTS_RASA_TOKEN, sinon "
+        f"{config.var_dir / 'keys' / 'rasa_api.token'})  ·  Ctrl-C pour tout arrêter.\n"
     )
     try:
         while not stopping:

@@ -192,20 +192,32 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
 
     def add_skill_claim(
         self,
+        sender_id: str,
         experience_id: int,
         skill_id: str,
         confidence: float,
         status: str,
         evidence: str | None = None,
-    ) -> int:
+    ) -> int | None:
+        """A claim on one of ``sender_id``'s own experiences; None (nothing written) when
+        the experience is unknown or someone else's: an id from a request is never
+        trusted for another person's rows."""
+        if not isinstance(sender_id, str) or isinstance(experience_id, bool) or not isinstance(experience_id, int):
+            raise TypeError("add_skill_claim(sender_id: str, experience_id: int, …)")
         if status not in CLAIM_STATUSES:
             raise ValueError(f"status must be one of {CLAIM_STATUSES}")
         confidence = float(confidence)
         if not 0.0 <= confidence <= 1.0:  # also rejects NaN
             raise ValueError("confidence must be between 0 and 1")
         with self._session() as s, s.begin():
-            if s.get(Experience, experience_id) is None:
-                raise ValueError("unknown experience")
+            owned = s.execute(
+                select(Experience.id).join(Person, Experience.person_id == Person.id)
+                .where(Experience.id == experience_id, Person.sender_id == sender_id,
+                       Person.consent_given.is_(True))
+            ).scalar_one_or_none()
+            if owned is None:
+                log.warning("skill claim refused: the experience is not the conversation's own")
+                return None
             claim = SkillClaim(
                 experience_id=experience_id,
                 skill_id=skill_id,

@@ -91,6 +91,17 @@ class ReferentAnswers:
     submitted_at: Optional[datetime] = None
 
 
+def row_id(value: object) -> Optional[int]:
+    """A database id from a request (int or digit string), or None: never an overflow."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip() if isinstance(value, (int, str)) else ""
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        return None
+    number = int(text)
+    return number if number > 0 else None
+
+
 def _state(row: Invitation, now: datetime) -> InvitationState:
     if row.revoked_at is not None:
         return "revoked"
@@ -252,13 +263,26 @@ class ChallengeStore:
             ).scalars().all()
             return [_info(row, now) for row in rows]
 
+    def invitation_of(self, sender_id: str, invitation_id: object) -> InvitationInfo | None:
+        """One of ``sender_id``'s own invitations by id; None if unknown or someone else's."""
+        key = row_id(invitation_id)
+        if key is None:
+            return None
+        with self._session() as s:
+            row = s.execute(
+                select(Invitation).join(Person, Invitation.person_id == Person.id)
+                .where(Invitation.id == key, Person.sender_id == sender_id)
+            ).scalar_one_or_none()
+            return None if row is None else _info(row)
+
     def revoke_invitation(self, sender_id: str, invitation_id: int) -> InvitationInfo | None:
         """Revoke one of the person's own links if still open; returns its (new) state,
         None if it is not theirs."""
         now = utcnow()
+        key = row_id(invitation_id)
         with self._session() as s, s.begin():
             person = self._person(s, sender_id)
-            row = s.get(Invitation, invitation_id) if person is not None else None
+            row = s.get(Invitation, key) if person is not None and key is not None else None
             if row is None or row.person_id != person.id:  # type: ignore[union-attr]
                 return None
             if _state(row, now) == "open":

@@ -7,6 +7,7 @@ import json
 import socket
 import sqlite3
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
@@ -33,8 +34,17 @@ class Client:
         self.stack = stack
         self.rasa = f"http://127.0.0.1:{stack.config.rasa_port}"
         self.web = f"http://127.0.0.1:{stack.config.web_port}"
+        self.rasa_token = stack.rasa_token  # Rasa's API needs it (tests/security checks without)
+
+    def authorized(self, url: str) -> str:
+        """Rasa API URLs get the token, as the web app sends it; channel routes
+        (/webhooks/…) and the web app do not need it."""
+        if not url.startswith(self.rasa + "/") or url.startswith(self.rasa + "/webhooks/") or "token=" in url:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode({'token': self.rasa_token})}"
 
     def post(self, url: str, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        url = self.authorized(url)
         request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
         try:
             with urllib.request.urlopen(request, timeout=60) as resp:
@@ -43,6 +53,7 @@ class Client:
             return err.code, err.read()
 
     def get(self, url: str) -> tuple[int, bytes, Dict[str, str]]:
+        url = self.authorized(url)
         try:
             with urllib.request.urlopen(url, timeout=30) as resp:
                 return resp.status, resp.read(), dict(resp.headers)

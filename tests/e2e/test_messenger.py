@@ -224,7 +224,7 @@ def test_referent_answer_reaches_messenger_proactively(messenger, fake_graph, st
     store.record_consent(sender, True, "v1", "messenger")
     store.set_first_name(sender, "Inès")
     experience = store.add_experience(sender, "J'ai tenu la caisse tout l'été.")
-    store.add_skill_claim(experience, skill, 0.8, "confirmed", "je recompte la caisse")
+    store.add_skill_claim(sender, experience, skill, 0.8, "confirmed", "je recompte la caisse")
     store.open_self_assessment(sender, skill)
     for item in items:
         store.record_self_answer(sender, skill, item.id, 3)

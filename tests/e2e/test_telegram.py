@@ -201,7 +201,7 @@ def test_a_referent_answer_reaches_telegram_proactively(chat: TelegramChat, stor
     store.record_consent(sender, True, "v1", "telegram")
     store.set_first_name(sender, "Inès")
     experience = store.add_experience(sender, "J'ai tenu la caisse tout l'été.")
-    store.add_skill_claim(experience, skill, 0.8, "confirmed", "je recompte la caisse")
+    store.add_skill_claim(sender, experience, skill, 0.8, "confirmed", "je recompte la caisse")
     store.open_self_assessment(sender, skill)
     for item in items:
         store.record_self_answer(sender, skill, item.id, 3)

@@ -70,7 +70,7 @@ def test_referent_answer_reaches_the_open_chat_page_proactively(client, store):
         store.record_consent(session_id, True, "v1", "socketio")
         store.set_first_name(session_id, "Inès")
         exp = store.add_experience(session_id, "J'ai tenu la caisse tout l'été.")
-        store.add_skill_claim(exp, skill, 0.8, "confirmed", "je recompte la caisse")
+        store.add_skill_claim(session_id, exp, skill, 0.8, "confirmed", "je recompte la caisse")
         store.open_self_assessment(session_id, skill)
         for item in default_referentiel().get(skill).items:
             store.record_self_answer(session_id, skill, item.id, 3)

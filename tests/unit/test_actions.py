@@ -461,9 +461,9 @@ def test_show_my_skills_lists_confirmed_skills(app_db: str, make_tracker, domain
     store = services.store()
     for _ in range(2):
         exp_id = experience("alice")
-        store.add_skill_claim(exp_id, "gestion_du_stress", 0.8, "confirmed", "resté calme")
-    store.add_skill_claim(exp_id, "rigueur", 0.7, "confirmed")
-    store.add_skill_claim(exp_id, "curiosite", 0.6, "rejected")
+        store.add_skill_claim("alice", exp_id, "gestion_du_stress", 0.8, "confirmed", "resté calme")
+    store.add_skill_claim("alice", exp_id, "rigueur", 0.7, "confirmed")
+    store.add_skill_claim("alice", exp_id, "curiosite", 0.6, "rejected")
     msgs, _ = run(acts.ActionShowMySkills(), make_tracker(slots={"consent": "oui"}, sender_id="alice"), domain)
     ref = services.referentiel()
     text = msgs[-1]["text"]
@@ -521,7 +521,7 @@ def test_delete_confirmed_erases_only_that_sender(app_db: str, make_tracker, dom
     store = services.store()
     for sender in ("alice", "bob"):
         exp_id = experience(sender)
-        store.add_skill_claim(exp_id, "rigueur", 0.8, "confirmed")
+        store.add_skill_claim(sender, exp_id, "rigueur", 0.8, "confirmed")
         store.create_export_token(sender)
     msgs, events = run(acts.ActionDeleteMyData(),
                        make_tracker(slots={"delete_confirmed": True, "consent": "oui"}, sender_id="alice"), domain)

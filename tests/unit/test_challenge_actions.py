@@ -18,7 +18,7 @@ SENDER = "test-user"
 def confirm(skill_id: str, sender_id: str = SENDER) -> None:
     store = services.store()
     exp = store.add_experience(sender_id, "J'ai tenu la caisse tout l'été.")
-    store.add_skill_claim(exp, skill_id, 0.8, "confirmed", "je recompte la caisse")
+    store.add_skill_claim(sender_id, exp, skill_id, 0.8, "confirmed", "je recompte la caisse")
 
 
 def validate(form: Any, tracker, domain, slot: str, value: Any) -> Dict[str, Any]:

@@ -39,8 +39,8 @@ def young(store: Store, sender: str, experiences: Sequence[Sequence[str]] = (), 
     for skills in experiences:
         exp = store.add_experience(sender, f"Récit de {sender}")
         for skill in skills:
-            store.add_skill_claim(exp, skill, 0.9, "confirmed", f"preuve {sender}")
-        store.add_skill_claim(exp, "leadership", 0.3, "rejected")
+            store.add_skill_claim(sender, exp, skill, 0.9, "confirmed", f"preuve {sender}")
+        store.add_skill_claim(sender, exp, "leadership", 0.3, "rejected")
     store.open_self_assessment(sender, "curiosite")  # started, never completed: not counted
     if assessed:
         store.open_self_assessment(sender, "organisation")

@@ -200,6 +200,6 @@ def test_a_big_profile_is_split_into_phone_sized_messages(app_db, make_tracker, 
     store = services.store()
     for skill_id in list(services.referentiel().skills)[:10]:
         exp = store.add_experience(SENDER, "Une longue histoire.")
-        store.add_skill_claim(exp, skill_id, 0.8, "confirmed", "j'ai " + "vraiment " * 20 + "tout fait")
+        store.add_skill_claim(SENDER, exp, skill_id, 0.8, "confirmed", "j'ai " + "vraiment " * 20 + "tout fait")
     msgs, _ = run(ActionShowMySkills(), make_tracker(slots={"consent": "oui"}), domain)  # style checked
     assert len(msgs) > 1 and sum(m["text"].count("(1 expérience)") for m in msgs) == 10

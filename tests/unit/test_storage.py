@@ -88,8 +88,8 @@ def populate(store: Store, sender_id: str) -> int:
     exp = store.add_experience(
         sender_id, "J'ai organisé un tournoi de foot.", {"action": "planning"}, "sport"
     )
-    store.add_skill_claim(exp, "organisation", 0.9, "confirmed", "j'ai tout planifié")
-    store.add_skill_claim(exp, "leadership", 0.4, "rejected")
+    store.add_skill_claim(sender_id, exp, "organisation", 0.9, "confirmed", "j'ai tout planifié")
+    store.add_skill_claim(sender_id, exp, "leadership", 0.4, "rejected")
     store.create_export_token(sender_id)
     store.save_badge(sender_id, f"urn:uuid:{uuid.uuid4()}", "organisation", "confirme",
                      f"header.payload-{sender_id}.signature", next(_INDEXES),
@@ -209,7 +209,7 @@ def test_experience_and_claims_round_trip(store: Store) -> None:
     details = {"action": "j'ai appelé", "difficulty": "le stress", "result": "ça a marché"}
     exp = store.add_experience("u1", "Au travail, un client énervé…", details, "job d'été")
     assert isinstance(exp, int)
-    claim = store.add_skill_claim(exp, "gestion_stress", 0.75, "confirmed", "j'ai respiré")
+    claim = store.add_skill_claim("u1", exp, "gestion_stress", 0.75, "confirmed", "j'ai respiré")
     assert isinstance(claim, int)
     [experience] = store.export_person("u1")["experiences"]
     assert experience["text"] == "Au travail, un client énervé…"
@@ -237,19 +237,34 @@ def test_invalid_claim_rejected(store: Store, confidence: float, status: str) ->
     store.record_consent("u1", True, "v1")
     exp = store.add_experience("u1", "histoire")
     with pytest.raises(ValueError):
-        store.add_skill_claim(exp, "organisation", confidence, status)
+        store.add_skill_claim("u1", exp, "organisation", confidence, status)
 
 
 def test_claim_on_unknown_experience_rejected(store: Store) -> None:
-    with pytest.raises(ValueError):
-        store.add_skill_claim(999, "organisation", 0.5, "confirmed")
+    store.record_consent("u1", True, "v1")
+    assert store.add_skill_claim("u1", 999, "organisation", 0.5, "confirmed") is None
+    assert store.export_person("u1")["experiences"] == []
+
+
+def test_claim_on_someone_elses_experience_writes_nothing(store: Store) -> None:
+    """Ownership in the storage layer: an experience id from a request (a forged slot)
+    never reaches another person's rows."""
+    store.record_consent("victim", True, "v1")
+    store.record_consent("attacker", True, "v1")
+    victim_exp = store.add_experience("victim", "histoire")
+    assert store.add_skill_claim("attacker", victim_exp, "organisation", 0.9, "confirmed", "forgé") is None
+    assert store.export_person("victim")["experiences"][0]["skills"] == []
+    assert store.export_person("attacker")["experiences"] == []
+    assert isinstance(store.add_skill_claim("victim", victim_exp, "organisation", 0.9, "confirmed"), int)
+    with pytest.raises(TypeError):  # the old call shape fails loudly
+        store.add_skill_claim(victim_exp, "organisation", 0.9, "confirmed")  # type: ignore[arg-type]
 
 
 def test_confidence_bounds_accepted(store: Store) -> None:
     store.record_consent("u1", True, "v1")
     exp = store.add_experience("u1", "histoire")
-    store.add_skill_claim(exp, "a", 0, "confirmed")
-    store.add_skill_claim(exp, "b", 1, "rejected")
+    store.add_skill_claim("u1", exp, "a", 0, "confirmed")
+    store.add_skill_claim("u1", exp, "b", 1, "rejected")
 
 
 def test_confirmed_skills_aggregation(store: Store) -> None:
@@ -258,12 +273,12 @@ def test_confirmed_skills_aggregation(store: Store) -> None:
     e1 = store.add_experience("u1", "histoire 1")
     e2 = store.add_experience("u1", "histoire 2")
     other = store.add_experience("u2", "histoire d'un autre")
-    store.add_skill_claim(e1, "organisation", 0.9, "confirmed", "j'ai planifié")
-    store.add_skill_claim(e2, "organisation", 0.8, "confirmed", "j'ai fait un planning")
-    store.add_skill_claim(e2, "ecoute", 0.7, "confirmed")
-    store.add_skill_claim(e1, "creativite", 0.6, "confirmed", "idée")
-    store.add_skill_claim(e1, "leadership", 0.9, "rejected", "pas moi")
-    store.add_skill_claim(other, "leadership", 0.9, "confirmed", "autre")
+    store.add_skill_claim("u1", e1, "organisation", 0.9, "confirmed", "j'ai planifié")
+    store.add_skill_claim("u1", e2, "organisation", 0.8, "confirmed", "j'ai fait un planning")
+    store.add_skill_claim("u1", e2, "ecoute", 0.7, "confirmed")
+    store.add_skill_claim("u1", e1, "creativite", 0.6, "confirmed", "idée")
+    store.add_skill_claim("u1", e1, "leadership", 0.9, "rejected", "pas moi")
+    store.add_skill_claim("u2", other, "leadership", 0.9, "confirmed", "autre")
     assert store.confirmed_skills("u1") == [
         SkillSummary("organisation", 2, ["j'ai planifié", "j'ai fait un planning"]),
         SkillSummary("creativite", 1, ["idée"]),
