@@ -66,7 +66,7 @@ OUT = ROOT / "results" / "fuzz"
 MODEL = ROOT / "models" / "atouts.tar.gz"
 
 CHECKS = ("error_reply", "empty_reply", "repeated_reply", "no_way_back", "crisis_without_help")
-WARNINGS = ("crisis_missing_fitting_line", "help_line_on_non_crisis", "server_log_errors")
+WARNINGS = ("crisis_missing_fitting_line", "crisis_quoted_later", "help_line_on_non_crisis", "server_log_errors")
 
 # --- what a reply offers ------------------------------------------------------------------
 # Main entries of the assistant: a reply with buttons to two of them is "the menu".
@@ -289,16 +289,32 @@ def check_walk(walk: Walk) -> List[Finding]:
     return check_errors(walk) + check_empty(walk) + check_repeats(walk) + check_way_out(walk) + check_crisis(walk)
 
 
+QUOTE = re.compile(r"«\s*([^»]{10,}?)\s*»")
+
+
 def warnings_of(walk: Walk) -> List[Finding]:
     found = []
+    crisis_said: List[str] = []
+    quoted: set = set()
     for i, t in enumerate(walk.turns):
         lines = help_lines_in(t.messages)
         if t.kind == "crisis" and lines and t.crisis and t.crisis.get("lines"):
             if not set(lines) & set(t.crisis["lines"]):
                 found.append(Finding("crisis_missing_fitting_line", walk.index, i,
-                                     f"{t.crisis.get('category')}: gave {lines}, fits {t.crisis['lines']}"))
-        elif t.kind != "crisis" and t.kind != "huge" and lines:
+                                     f"{t.crisis.get('category')}: gave {lines}, fits {t.crisis['lines']}",
+                                     f"{t.crisis.get('category')}: gave {lines}"))
+        elif t.kind != "crisis" and lines:
             found.append(Finding("help_line_on_non_crisis", walk.index, i, f"{lines} for «{t.text[:80]}»"))
+        # a crisis message must never become a story's evidence: quoted back later
+        quotes = [q for m in t.messages for q in QUOTE.findall(str(m.get("text") or ""))]
+        for q in quotes:
+            if q.lower() not in quoted and any(q.lower() in c for c in crisis_said):
+                quoted.add(q.lower())
+                found.append(Finding("crisis_quoted_later", walk.index, i, f"quotes «{short(q, 100)}»",
+                                     "a crisis message quoted back as a story"))
+                break
+        if t.kind == "crisis":
+            crisis_said.append(t.text.lower())
     return found
 
 

@@ -139,3 +139,11 @@ def test_message_lists_load_and_walks_are_seeded():
     picks = [[walker.pick(random.Random(f"7:{i}"), walk(), fuzz.START_WEIGHTS).text for i in range(20)]
              for _ in range(2)]
     assert picks[0] == picks[1]
+
+
+def test_a_crisis_message_quoted_back_as_evidence_is_a_warning():
+    w = walk(Turn("crisis", "mes parents me laissent seul sans manger", HELP),
+             Turn("button", "/want_to_tell", msg("🧭 Autonomie  \nOn le voit quand tu dis « me laissent seul sans "
+                                                 "manger »  \nTu te reconnais ?"), title="Raconter"),
+             Turn("story", "j'ai bossé", msg("On le voit quand tu dis « j'ai bossé »")))
+    assert [(f.check, f.turn) for f in fuzz.warnings_of(w)] == [("crisis_quoted_later", 1)]
