@@ -543,7 +543,10 @@ def text_report(summary: Dict[str, Any], walks: List[Walk], findings: List[Findi
            f"seed {s['seed']} · {s['walks']} walks · {s['turns']} turns · concurrency {s['concurrency']} · "
            f"{s['wall_s']} s · {s['turns_per_s']} turns/s · latency p50 {s['latency_ms']['p50']} ms, "
            f"p95 {s['latency_ms']['p95']} ms",
-           f"model: {s.get('model', '?')}",
+           f"model: {s.get('model', '?')} · machine: {s.get('machine', '?')}, after "
+           f"{s.get('load_average_after') or '?'}",
+           "server CPU per turn: " + (", ".join(f"{k} {v} ms" for k, v in s["cpu_ms_per_turn"].items())
+                                      if s.get("cpu_ms_per_turn") else "not measured (stack not started by the fuzzer)"),
            "turns by kind: " + ", ".join(f"{k} {v}" for k, v in s["turns_by_kind"].items()),
            f"way-out probes: {s['probes']} · crisis messages: {s['crisis_messages']} "
            f"({s['crisis_with_help_line']} with a help line)",
@@ -625,13 +628,28 @@ def rescore(path: Path, out: Path) -> int:
     walks = load_walks(path)
     previous = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["summary"] \
         if path.with_suffix(".json").exists() else {}
-    meta = {k: previous.get(k) for k in ("date", "seed", "concurrency", "url", "model", "machine", "wall_s")}
+    meta = {k: previous.get(k) for k in ("date", "seed", "concurrency", "url", "model", "machine", "wall_s",
+                                           "cpu_ms_per_turn", "load_average_after")}
     meta["seed"] = meta["seed"] or (walks[0].seed if walks else "?")
     logs = [Finding(**f) for f in (json.loads(path.with_suffix(".json").read_text(encoding="utf-8")).get("warnings", [])
                                    if path.with_suffix(".json").exists() else []) if f["check"] == "server_log_errors"]
     summary, report, stem = write_results(out, walks, meta, logs, write_walks=path.parent.resolve() != out.resolve())
     print(report.split("\n== ")[0].rstrip() + f"\n\nWritten: {stem}.txt, {stem}.json")
     return 0 if summary["passed"] else 1
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants (Linux /proc), 0 elsewhere."""
+    from bot.bench import _tree
+
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14-15)
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # --- main -------------------------------------------------------------------------------
@@ -691,10 +709,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                             if args.model.exists() else "?",
                             "machine": f"{os.cpu_count()} CPUs, load average before "
                                        + " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    pids = dict(zip(("actions", "rasa", "web"), (p.pid for p in stack.processes))) if stack else {}
     try:
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
         walks = asyncio.run(run_walks(url, lists, seed, indexes, args.concurrency))
         meta["wall_s"] = round(time.monotonic() - started, 1)
+        turns = sum(len(w.turns) for w in walks)
+        # CPU the servers spent per turn: what bounds the speed on a machine of our own
+        # (Rasa handles a message on one core), whatever else the machine is doing
+        meta["cpu_ms_per_turn"] = {name: round((cpu_seconds(pid) - cpu[name]) * 1000 / max(turns, 1), 1)
+                                   for name, pid in pids.items()}
+        meta["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     finally:
         if stack is not None:
             stack.stop()
