@@ -147,3 +147,27 @@ def test_a_crisis_message_quoted_back_as_evidence_is_a_warning():
                                                  "manger »  \nTu te reconnais ?"), title="Raconter"),
              Turn("story", "j'ai bossé", msg("On le voit quand tu dis « j'ai bossé »")))
     assert [(f.check, f.turn) for f in fuzz.warnings_of(w)] == [("crisis_quoted_later", 1)]
+
+
+def _training_texts() -> set:
+    import yaml
+
+    texts = set()
+    for path in (fuzz.ROOT / "data" / "nlu").rglob("*.yml"):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            examples = block.get("examples") or []
+            if isinstance(examples, str):
+                examples = [line[2:] for line in examples.splitlines() if line.startswith("- ")]
+            for ex in examples:
+                text = ex.get("text", "") if isinstance(ex, dict) else str(ex)
+                texts.add(" ".join(text.lower().split()))
+    return texts
+
+
+def test_fuzz_messages_are_not_training_data():
+    lists = fuzz.Lists.load()
+    training = _training_texts()
+    assert len(training) > 500
+    ours = lists.stories + lists.insults + lists.other_languages + [c["text"] for c in lists.crisis]
+    copied = [t for t in ours if len(t) > 12 and " ".join(t.lower().split()) in training]
+    assert copied == []
