@@ -171,3 +171,64 @@ def test_fuzz_messages_are_not_training_data():
     ours = lists.stories + lists.insults + lists.other_languages + [c["text"] for c in lists.crisis]
     copied = [t for t in ours if len(t) > 12 and " ".join(t.lower().split()) in training]
     assert copied == []
+
+
+# --- the walker against a small fake bot (aiohttp on a free port) ----------------------------
+def _fake_bot_walks(seed: str, n: int):
+    import asyncio
+    import socket
+
+    from aiohttp import web
+
+    async def webhook(request):
+        body = await request.json()
+        text, sender = body["message"], body["sender"]
+        seen = request.app["seen"].setdefault(sender, 0)
+        request.app["seen"][sender] += 1
+        if text in ("menu", "/menu"):
+            return web.json_response(MENU)
+        if text == "stop":
+            return web.json_response(PAUSED + [{"text": "x", "buttons": [{"title": "Menu", "payload": "/menu"}]}])
+        return web.json_response([{"text": f"question {seen}", "buttons": [
+            {"title": "Oui", "payload": "/affirm"}, {"title": f"choix {seen}", "payload": f"/choose{{\"n\":\"{seen}\"}}"}]}])
+
+    async def main():
+        app = web.Application()
+        app["seen"] = {}
+        app.router.add_post("/webhooks/rest/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        try:
+            return await fuzz.run_walks(f"http://127.0.0.1:{port}/webhooks/rest/webhook", fuzz.Lists.load(),
+                                        seed, range(n), concurrency=2, progress=False)
+        finally:
+            await runner.cleanup()
+
+    return asyncio.run(main())
+
+
+def test_walks_are_bounded_seeded_and_probe_the_way_out():
+    first, again, other = _fake_bot_walks("42", 12), _fake_bot_walks("42", 12), _fake_bot_walks("43", 12)
+    said = lambda walks: [[(t.kind, t.text) for t in w.turns] for w in walks]
+    assert said(first) == said(again) and said(first) != said(other)
+    assert len({w.sender for w in first + again}) == 24  # a new sender id per walk, every run
+    for w in first:
+        assert 8 <= len(w.turns) <= 20
+        assert 1 <= len(w.probes) <= 2 and all(w.turns[p.turns[0]].text in ("menu", "stop") for p in w.probes)
+        assert w.turns[0].probe is None
+        for i, t in enumerate(w.turns):
+            if t.kind == "button":
+                assert t.text in {b["payload"] for b in fuzz.buttons_of(w.turns[i - 1].messages)}
+            if t.kind == "stale_button":
+                current = {b["payload"] for b in fuzz.buttons_of(w.turns[i - 1].messages)}
+                assert t.text not in current
+                assert any(t.text == b["payload"] for u in w.turns[:i - 1] for b in fuzz.buttons_of(u.messages))
+    kinds = {t.kind for w in first for t in w.turns}
+    assert {"button", "stale_button", "menu_request", "one_word", "story", "probe"} <= kinds
+    assert [f.check for w in first for f in fuzz.check_walk(w)
+            if f.check not in ("crisis_without_help", "repeated_reply")] == []
