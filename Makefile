@@ -24,7 +24,7 @@ export PYTHONHASHSEED := 0
 # This checkout's code first (several clones may share one venv's editable install)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train evaluate test test-unit test-stories test-e2e validate bench lint lock clean badge-demo
+.PHONY: help setup run train evaluate test test-unit test-stories test-e2e validate bench fuzz lint lock clean badge-demo
 
 help:
 	@echo "make run       set up, train if needed, start the assistant (chat page URL printed)"
@@ -32,6 +32,7 @@ help:
 	@echo "make train     retrain the model when data/config changed (also: rasa train)"
 	@echo "make evaluate  intent and soft-skill metrics on held-out tests -> results/"
 	@echo "make bench     latency/throughput/memory benchmark (REST channel)"
+	@echo "make fuzz [SEED=n] [WALKS=500] [CONCURRENCY=3]   conversation fuzzer -> results/fuzz/"
 	@echo "make lint      rasa data validate + python compile checks"
 	@echo "make badge-demo OUT=dir   issue a sample Open Badges 3.0 credential into dir"
 
@@ -86,12 +87,19 @@ test: setup $(BROWSER_DRIVER) validate $(MODEL)
 bench: setup $(MODEL)
 	$(PY) -m bot.bench
 
+# Conversation fuzzer (tools/fuzz.py): random walks on the real stack; fails on any finding.
+WALKS ?= 500
+CONCURRENCY ?= 3
+SEED ?=
+fuzz: setup $(MODEL)
+	$(PY) -m tools.fuzz --walks $(WALKS) --concurrency $(CONCURRENCY) $(if $(SEED),--seed $(SEED))
+
 OUT ?= badge-demo
 badge-demo: $(STAMP)
 	$(PY) -m bot.badges.demo --out $(OUT)
 
 lint: validate
-	$(PY) -m compileall -q bot actions channels tests
+	$(PY) -m compileall -q bot actions channels tests tools
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^atouts' > constraints.txt.new && mv constraints.txt.new constraints.txt
