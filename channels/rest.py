@@ -2,14 +2,19 @@
 
 Rasa's own RestInput answers 500 to a JSON body that is not an object (``[]``)
 and passes non-text messages on. This one answers 400 with a short reason.
+REST cannot push: notices produced meanwhile (a referent answered…) come first in
+the answer to the person's next message (``channels/outbox.py``).
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.channels.rest import RestInput as RasaRestInput
+from sanic import Blueprint
 from sanic.exceptions import InvalidUsage as BadRequest  # HTTP 400
 from sanic.request import Request
+
+from channels.outbox import OnNewMessage, with_missed
 
 MAX_MESSAGE_CHARS = 20_000
 
@@ -34,6 +39,9 @@ class RestInput(RasaRestInput):
         if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= 255):
             raise BadRequest("'sender' doit être un texte de 1 à 255 caractères.")
         return sender
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(with_missed(on_new_message))  # « Pendant ton absence… » first
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         message = _body(req).get("message")
