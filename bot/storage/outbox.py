@@ -105,13 +105,15 @@ class OutboxStore:
         transaction; a notice taken meanwhile by a concurrent claim is left out.
         With nothing pending — nearly every turn — this is one indexed SELECT."""
         now = utcnow()
-        with self._session() as s, s.begin():
+        with self._session() as s:
             rows = s.execute(
                 select(Notice.id, Notice.kind, Notice.text, Notice.created_at)
                 .join(Person, Notice.person_id == Person.id)
                 .where(Person.sender_id == sender_id, _free(now))
                 .order_by(Notice.created_at, Notice.id)
             ).all()
+            if not rows:  # nearly every turn: a read, no write transaction
+                return []
             claimed: List[PendingNotice] = []
             for row in rows:
                 won = s.execute(
@@ -121,6 +123,7 @@ class OutboxStore:
                 ).rowcount
                 if won == 1:
                     claimed.append(PendingNotice(row.id, row.kind, row.text, aware(row.created_at)))  # type: ignore[arg-type]
+            s.commit()
             return claimed
 
     def unclaim_missed(self, sender_id: str, notice_ids: Sequence[int]) -> None:
