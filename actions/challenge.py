@@ -23,6 +23,7 @@ from bot.nlu.text import clean_user_text
 from bot.referentiel import Skill
 from bot.storage.challenge import MAX_SKILLS_PER_INVITATION
 from bot.storage.models import RELATIONSHIPS
+from bot.storage.outbox import NOTICE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +70,20 @@ def _not_ready(dispatcher: CollectingDispatcher, tracker: Tracker, status_slot: 
     return None
 
 
+def _badge_messages(skill: Skill, badge) -> List[Dict[str, Any]]:
+    page = services.issuer().urls.badge(badge.id)
+    return [dict(text=messages.badge_ready(badge_name(skill, badge.level)), image=f"{page}/image.png"),
+            dict(text=messages.badge_links(page, f"{page}/linkedin"))]
+
+
 def _send_badge(dispatcher: CollectingDispatcher, skill: Skill, badge) -> None:
-    urls = services.issuer().urls
-    page = urls.badge(badge.id)
-    name = badge_name(skill, badge.level)
-    dispatcher.utter_message(text=messages.badge_ready(name), image=f"{page}/image.png")
-    dispatcher.utter_message(text=messages.badge_links(page, f"{page}/linkedin"))
+    for message in _badge_messages(skill, badge):
+        dispatcher.utter_message(**message)
+
+
+def notice_tag(notice_id: Optional[int]) -> Dict[str, int]:
+    """Metadata that ties a bot message to its outbox notice (see channels/outbox.py)."""
+    return {NOTICE_KEY: notice_id} if notice_id else {}
 
 
 def _report(dispatcher: CollectingDispatcher, progress: challenge.Progress) -> None:
@@ -476,7 +485,11 @@ class ActionManageInvitations(Action):
 
 
 class ActionReferentAnswered(Action):
-    """Proactive: the web app triggers EXTERNAL_referent_answered when a referent answers."""
+    """Proactive: the web app triggers EXTERNAL_referent_answered when a referent answers.
+
+    The referent's answer and each new badge are kept as outbox notices, and their
+    messages carry the notice id: sent live only where the person can be reached,
+    otherwise at their next message (« Pendant ton absence… », channels/outbox.py)."""
 
     def name(self) -> Text:
         return "action_referent_answered"
@@ -487,19 +500,42 @@ class ActionReferentAnswered(Action):
         info = store.invitation_of(tracker.sender_id, wanted)  # only the person's own
         if info is None or info.state != "used":
             return []
-        dispatcher.utter_message(text=messages.referent_answered(info.referent_name, info.relation))
+        rules = services.scoring_rules()
+        live: List[Dict[str, Any]] = [dict(text=messages.referent_answered(info.referent_name, info.relation))]
+        summary: List[tuple] = []  # per skill: (label, comment, next step), for the notice
+        badges: List[tuple] = []  # (notice text, live messages) per new badge
         ref = services.referentiel()
         for skill_id in info.skill_ids:
             skill = ref.get(skill_id)
             if skill is None:
                 continue
             progress = _progress(tracker, skill)
+            result = progress.result
             comment = next((r.comment for r in progress.referents if r.invitation_id == info.id and r.comment), None)
             if comment:
                 # someone else's words: plain text in every chat (see channels/socketio.py)
-                dispatcher.utter_message(text=messages.referent_comment(info.referent_name, comment),
-                                         atouts_plain=True)
-            _report(dispatcher, progress)
+                live.append(dict(text=messages.referent_comment(info.referent_name, comment), atouts_plain=True))
+            if result.disagreement and result.gap is not None:
+                live.append(dict(text=messages.disagreement(result.gap)))
+            if progress.new_badge and progress.badge is not None:
+                step = messages.level_reached(skill, progress.badge.level)
+                page = services.issuer().urls.badge(progress.badge.id)
+                badges.append((messages.badge_notice(badge_name(skill, progress.badge.level), page),
+                               _badge_messages(skill, progress.badge)))
+            else:
+                step = (messages.level_reached(skill, result.level) if result.certified and progress.self_done
+                        else messages.level_missing(skill, progress.self_done, result.valid_referents,
+                                                    rules.level("confirme").min_referents))
+                live.append(dict(text=step))
+            summary.append((skill.label, comment, step))
+        notice = store.add_notice(tracker.sender_id, "referent",
+                                  messages.referent_notice(info.referent_name, info.relation, summary))
+        for message in live:
+            dispatcher.utter_message(**message, **notice_tag(notice))
+        for text, badge_messages in badges:
+            notice = store.add_notice(tracker.sender_id, "badge", text)
+            for message in badge_messages:
+                dispatcher.utter_message(**message, **notice_tag(notice))
         return []
 
 

@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.actions import _consent
-from actions.challenge import _confirmed, _entity, _text
+from actions.challenge import _confirmed, _entity, _text, notice_tag
 from bot import challenge, messages, services
 from bot.conversation import yes_no
 from bot.nlu.text import fold
@@ -441,7 +441,10 @@ class ActionFollowUp(Action):
 
             resource = default_catalogue().get(what[len("resource:"):])
             about = f"« {resource.title} »" if resource else "ce que je t'avais proposé"
-        dispatcher.utter_message(text=messages.follow_up_question(about), buttons=messages.FOLLOW_UP_BUTTONS)
+        # kept in the outbox: if the person is away, it comes at their next message
+        notice = services.store().add_notice(tracker.sender_id, "follow_up", messages.follow_up_notice(about))
+        dispatcher.utter_message(text=messages.follow_up_question(about), buttons=messages.FOLLOW_UP_BUTTONS,
+                                 **notice_tag(notice))
         return []
 
 

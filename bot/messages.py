@@ -4,7 +4,7 @@ House style: short, warm, concrete, simple French, "tu", one idea per message.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from bot.referentiel import Referentiel, Skill
 from bot.skills.proposal import Proposal
@@ -453,6 +453,40 @@ def badge_ready(badge_name: str) -> str:
 
 def badge_links(page_url: str, linkedin: str) -> str:
     return f"Le voir et le partager : {page_url}  \nL'ajouter à ton profil LinkedIn : {linkedin}"
+
+
+# --- « Pendant ton absence… »: notices kept in the outbox (bot/storage/outbox.py) --------
+MISSED_HEADER = "Pendant ton absence… 📬"
+NOTICE_COMMENT_MAX = 280  # a referent's comment in a missed notice: a few lines on a phone
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def referent_notice(name: str, relation: str, skills: Sequence[Tuple[str, Optional[str], str]]) -> str:
+    """A referent's answer in a few lines: who, then per skill their comment and the next step."""
+    lines = [f"{name}, {RELATION_LABELS.get(relation, 'quelqu’un qui te connaît')}, a répondu 🎉"]
+    for _label, comment, step in skills:
+        if comment:
+            lines.append(f"💬 « {_short(comment, NOTICE_COMMENT_MAX)} »")
+        lines.append(step)
+    return "  \n".join(lines)
+
+
+def badge_notice(badge_name: str, page_url: str) -> str:
+    return f"Ton badge « {badge_name} » est prêt 🏅  \nLe voir et le partager : {page_url}"
+
+
+def follow_up_notice(about: str) -> str:
+    return (f"Je voulais savoir : tu as pu essayer {about} ?  \n"
+            "Si tu as vécu un truc, raconte-le-moi 💪")
+
+
+def missed_notices(notices: Sequence[str]) -> str:
+    """What came while the person was away, oldest first, before the answer to their message."""
+    return "\n\n".join([MISSED_HEADER, *notices])
 
 
 def no_badges() -> str:

@@ -42,6 +42,7 @@ from sanic.response import HTTPResponse
 
 from bot.sender_ids import MESSENGER, namespaced, raw_id
 from channels.common import Deliveries, KeyedLocks, env, plain_text, split_text
+from channels.outbox import NoticeAware, with_missed
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +431,7 @@ class GraphClient:
 # --- output channel -----------------------------------------------------------------
 
 
-class MessengerOutput(OutputChannel):
+class MessengerOutput(NoticeAware):
     """The bot's messages on Messenger. A message Graph refuses for good (or after the
     retries) is logged and dropped, so that the conversation state stays consistent."""
 
@@ -448,6 +449,7 @@ class MessengerOutput(OutputChannel):
         try:
             await self.client.send(raw_id(recipient_id, MESSENGER), message, self.messaging_type)
         except GraphError as exc:
+            self.not_delivered()  # a notice in it stays pending (see channels/outbox.py)
             log.error("Messenger message dropped (%s)", exc)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
@@ -506,6 +508,7 @@ class MessengerInput(InputChannel):
         return MessengerOutput(self.client, "UPDATE")
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = with_missed(on_new_message)  # « Pendant ton absence… » first
         webhook = Blueprint("messenger_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])

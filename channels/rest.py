@@ -8,17 +8,20 @@ Compared with Rasa's RestInput: malformed bodies get 400 with a short reason (Ra
 answers 500 to ``[]``), the sender id is namespaced ``rest:<sender>`` (a Telegram chat
 id or a web session sent here reaches no one else's conversation), the input channel is
 always ``rest`` (the body cannot claim another one) and the body's ``metadata`` is not
-stored in the tracker.
+stored in the tracker. REST cannot push: notices produced meanwhile (a referent answered…) come first in
+the answer to the person's next message (``channels/outbox.py``).
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.channels.rest import RestInput as RasaRestInput
+from sanic import Blueprint
 from sanic.exceptions import InvalidUsage as BadRequest  # HTTP 400
 from sanic.request import Request
 
 from bot.sender_ids import REST, namespaced
+from channels.outbox import OnNewMessage, with_missed
 
 MAX_MESSAGE_CHARS = 20_000
 ENABLE_ENV = "ATOUTS_ENABLE_REST"
@@ -44,6 +47,9 @@ class RestInput(RasaRestInput):
         if not isinstance(sender, str) or not 0 < len(sender) <= 255:
             raise BadRequest("'sender' doit être un texte de 1 à 255 caractères.")
         return namespaced(REST, sender)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(with_missed(on_new_message))  # « Pendant ton absence… » first
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         message = _body(req).get("message")

@@ -14,6 +14,13 @@
 - Bot messages sent with ``atouts_plain=True`` (a referent's comment) reach the widget
   as plain text: rasa-webchat renders Markdown, so every punctuation character is
   turned into a numeric character reference (shown as itself, never a link or image).
+- **Outbox.** Rasa's ``SocketIOOutput`` emits into the conversation's room whether or
+  not a socket is in it, so a proactive message to a closed page or a dropped socket
+  would be lost. Ours asks the Socket.IO server who is in the room: a notice is sent
+  live, and marked delivered, only when a socket of the session is connected;
+  otherwise it waits for the person's next message (« Pendant ton absence… »,
+  ``channels/outbox.py``). A socket that vanished without closing stays in the room
+  until the ping times out (25 s + 20 s): a notice sent then counts as delivered.
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ from socketio import AsyncServer
 
 from bot.sender_ids import WebSessions, load_session_secret
 from bot.text import clean_text, markdown_inert
+from channels.outbox import NoticeAware, with_missed
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +72,18 @@ def default_origins() -> List[str]:
     return list(dict.fromkeys(own))
 
 
-class SocketIOOutput(RasaSocketIOOutput):
+class SocketIOOutput(NoticeAware, RasaSocketIOOutput):
+    def __init__(self, sio: Any, bot_message_evt: Text, namespace: Optional[Text] = None) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.namespace = namespace or "/"
+
+    async def reachable(self, recipient_id: Text) -> bool:
+        """Is a socket of this conversation connected right now?"""
+        try:
+            return any(True for _ in self.sio.manager.get_participants(self.namespace, recipient_id))
+        except KeyError:  # no socket ever joined this namespace
+            return False
+
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         if kwargs.get("atouts_plain"):
             await self._send_message(recipient_id, {"text": markdown_inert(clean_text(text))})
@@ -109,7 +128,7 @@ class SocketIOInput(RasaSocketIOInput):
     def get_output_channel(self) -> Optional[OutputChannel]:
         if self.sio is None:
             return super().get_output_channel()
-        return SocketIOOutput(self.sio, self.bot_message_evt)
+        return SocketIOOutput(self.sio, self.bot_message_evt, self.namespace)
 
     def origin_allowed(self, origin: Optional[str]) -> bool:
         if origin is None:  # not a browser page (browsers always send it cross-origin)
@@ -117,6 +136,7 @@ class SocketIOInput(RasaSocketIOInput):
         return origin.strip().rstrip("/").lower() in (self.allowed_origins or default_origins())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        on_new_message = with_missed(on_new_message)  # « Pendant ton absence… » first
         # CORS headers of the polling transport are Sanic's (--cors); the Origin is checked at connect
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_BUFFER)
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
@@ -161,7 +181,7 @@ class SocketIOInput(RasaSocketIOInput):
             message = data.get("message", "")
             if not isinstance(message, str):
                 return
-            output_channel = SocketIOOutput(sio, self.bot_message_evt)
+            output_channel = SocketIOOutput(sio, self.bot_message_evt, self.namespace)
             await on_new_message(UserMessage(
                 message[:MAX_MESSAGE_CHARS], output_channel, sender_id,
                 input_channel=self.name(), metadata=None,

@@ -43,6 +43,7 @@ from telegram.request import HTTPXRequest
 
 from bot.sender_ids import TELEGRAM, namespaced, raw_id
 from channels.common import Deliveries, KeyedLocks, env, plain_text, split_text
+from channels.outbox import NoticeAware, with_missed
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def _chat_id(recipient_id: Text) -> int | str:
         return str(recipient_id)
 
 
-class TelegramOutput(OutputChannel):
+class TelegramOutput(NoticeAware):
     """Sends the bot's messages with the Bot API. Flood control (429) is waited out and
     network errors retried a little; a person who blocked the bot is skipped."""
 
@@ -322,6 +323,7 @@ class TelegramOutput(OutputChannel):
             try:
                 return await send()
             except Forbidden as exc:  # blocked by the person, or kicked: nothing to deliver to
+                self.not_delivered()
                 log.info("telegram: not delivered (%s)", _describe(exc))
                 return None
             except RetryAfter as exc:
@@ -669,6 +671,7 @@ class TelegramInput(InputChannel):
     # --- Rasa -----------------------------------------------------------------------
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = with_missed(on_new_message)  # « Pendant ton absence… » first
         bp = Blueprint("telegram_webhook", __name__)
 
         @bp.listener("after_server_start")

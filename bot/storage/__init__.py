@@ -34,6 +34,7 @@ from bot.storage.challenge import (
     SelfAssessment,
     Submission,
 )
+from bot.storage.outbox import OutboxStore, PendingNotice
 from bot.storage.progress import ProgressPrefs, ProgressStore
 from bot.storage.partners import GroupInfo, GroupStats, PartnerStore
 from bot.storage.models import (
@@ -48,6 +49,7 @@ from bot.storage.models import (
     ExportToken,
     GroupMember,
     Invitation,
+    Notice,
     Person,
     ProgressProfile,
     ReferentResponse,
@@ -62,7 +64,7 @@ from bot.storage.tokens import hash_token, new_token, plausible
 __all__ = [
     "DEFAULT_URL", "Assessment", "Badge", "Base", "Experience", "ExportToken", "GroupInfo", "GroupStats",
     "Invitation",
-    "InvitationInfo", "InvitationView", "Person", "ProgressPrefs", "ReferentAnswers", "ReferentResponse",
+    "InvitationInfo", "InvitationView", "Notice", "PendingNotice", "Person", "ProgressPrefs", "ReferentAnswers", "ReferentResponse",
     "SelfAssessment", "SkillClaim", "SkillSummary", "Store", "StoredBadge", "Submission", "badge_uuid",
 ]
 
@@ -110,7 +112,7 @@ def _stored(badge: Badge) -> StoredBadge:
     )
 
 
-class Store(ChallengeStore, ProgressStore, PartnerStore):
+class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
     def __init__(self, url: str, revoke_status: Callable[[int], None] | None = None) -> None:
         """``revoke_status(index)`` revokes a badge in the status list (``BadgeIssuer.revoke``)."""
         self.url = url
@@ -331,7 +333,7 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
             if person is None:
                 return {"person": None, "experiences": [], "export_tokens": [], "badges": [],
                         "assessments": [], "referent_invitations": [], "progress": None, "resources": [],
-                        "groups": []}
+                        "groups": [], "notices": []}
             return {
                 "person": {
                     "sender_id": person.sender_id,
@@ -385,6 +387,7 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
                 **self._export_challenge(person),
                 **self._export_progress(person),
                 **self._export_partners(s, person.id),
+                **self._export_outbox(s, person.id),
             }
 
     def erase_person(self, sender_id: str) -> int:
@@ -413,6 +416,7 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
             experience_ids = select(Experience.id).where(Experience.person_id == person_id)
             invitation_ids = select(Invitation.id).where(Invitation.person_id == person_id)
             statements = [
+                self._erase_outbox(person_id),
                 delete(ReferentResponse).where(ReferentResponse.invitation_id.in_(invitation_ids)),
                 delete(Invitation).where(Invitation.person_id == person_id),
                 delete(Assessment).where(Assessment.person_id == person_id),

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     ForeignKey,
     Integer,
     MetaData,
@@ -372,3 +373,37 @@ class GroupMember(Base):
         Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True
     )
     joined_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+NOTICE_KINDS = ("referent", "badge", "follow_up")
+NOTICE_TEXT_MAX = 2000
+NOTICE_HOW = ("live", "later")
+
+
+class Notice(Base):
+    """The outbox: a notice produced while the person may be away (a referent answered,
+    a badge was issued, a follow-up reminder), kept until it is known to have reached
+    them — live (the platform accepted it, or their Socket.IO page was open) or
+    ``later``, at their next message, under « Pendant ton absence… ».
+
+    ``text`` is the short French notice as the person reads it: it holds nothing of a
+    referent but what the live notice shows (their first name and comment).
+    ``claimed_at`` is a short lease taken while a live send is in flight, so that a
+    concurrent message never delivers the same notice twice. Exported and erased
+    with the person."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("kind IN ('referent', 'badge', 'follow_up')", name="kind"),
+        CheckConstraint("delivered_how IS NULL OR delivered_how IN ('live', 'later')", name="delivered_how"),
+        Index("ix_outbox_person_pending", "person_id", "delivered_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False)
+    kind = Column(String(16), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    delivered_at = Column(DateTime(timezone=True), nullable=True)
+    delivered_how = Column(String(8), nullable=True)

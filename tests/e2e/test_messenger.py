@@ -253,3 +253,7 @@ def test_referent_answer_reaches_messenger_proactively(messenger, fake_graph, st
     urls = [b["url"] for b in template["buttons"]]
     assert len(urls) == 2 and urls[1] == urls[0] + "/linkedin" and "/badges/" in urls[0]
     assert fake_graph.refused() == []
+    # Graph took it: delivered live, never repeated under « Pendant ton absence… »
+    notices = store.export_person(psid)["notices"]
+    assert {n["kind"] for n in notices} == {"referent", "badge"}
+    assert all(n["delivered_how"] == "live" for n in notices), notices

@@ -191,7 +191,9 @@ def test_a_sticker_gets_a_short_answer(chat: TelegramChat) -> None:
     assert chat.client.tracker_rows(chat.sender) == 0
 
 
-def test_a_referent_answer_reaches_telegram_proactively(chat: TelegramChat, store) -> None:
+def _referent_answered(chat: "TelegramChat", store, blocked: bool = False) -> List[Call]:
+    """A referent answers (with a comment): Rasa is told to tell the person on their
+    latest channel; what the bot then called on the Bot API."""
     from bot.referentiel import default_referentiel
 
     chat.say("/start")  # the person's latest channel is now Telegram
@@ -211,14 +213,42 @@ def test_a_referent_answer_reaches_telegram_proactively(chat: TelegramChat, stor
                                        {skill: "Toujours carrée"})
     assert outcome == "ok"
 
+    if blocked:  # the person blocks the bot now: Telegram refuses the notices' first messages
+        chat.fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", times=2)
+        chat.fake.fail("sendPhoto", 403, "Forbidden: bot was blocked by the user", times=1)
     mark = chat.fake.mark()
     status, body = chat.client.post(
         f"{chat.client.rasa}/conversations/{sender}/trigger_intent?output_channel=latest",
         json.dumps({"name": "EXTERNAL_referent_answered", "entities": {"invitation": str(invitation.id)}}).encode(),
     )
     assert status == 200, body[:300]
-    sent = chat.fake.calls_since(mark, chat_id=chat.chat_id)
+    return chat.fake.calls_since(mark, chat_id=chat.chat_id)
+
+
+def test_a_referent_answer_reaches_telegram_proactively(chat: TelegramChat, store) -> None:
+    sent = _referent_answered(chat, store)
     said = texts(replies(sent))
     assert "Karim, ton coach, a répondu ! 🎉" in said and "Toujours carrée" in said, said
     photos = [c.params["photo"] for c in sent if c.method == "sendPhoto" and c.ok]
     assert len(photos) == 1 and photos[0].endswith("/image.png") and "/badges/" in photos[0], sent
+    # Telegram took it: delivered live, so not repeated at the next message
+    notices = store.export_person(str(chat.chat_id))["notices"]
+    assert {n["kind"] for n in notices} == {"referent", "badge"}
+    assert all(n["delivered_how"] == "live" for n in notices), notices
+    assert "Pendant ton absence" not in texts(chat.say("merci"))
+
+
+def test_a_notice_telegram_refused_comes_at_the_next_message(chat: TelegramChat, store) -> None:
+    """The person had blocked the bot (403) when the referent answered; once they write
+    again, the answer, its comment and the badge come first, once."""
+    sent = _referent_answered(chat, store, blocked=True)
+    got = [c for c in sent if c.ok and (c.method == "sendPhoto" or "Karim" in str(c.params.get("text")))]
+    assert got == [], got
+    notices = store.export_person(str(chat.chat_id))["notices"]
+    assert notices and all(n["delivered_at"] is None for n in notices), notices
+
+    said = [r.text for r in chat.say("coucou")]
+    assert said[0].startswith("Pendant ton absence"), said
+    missed = "\n".join(said[:3])
+    assert "Karim, ton coach, a répondu" in missed and "Toujours carrée" in missed and "/badges/" in missed
+    assert "Pendant ton absence" not in texts(chat.say("coucou"))
