@@ -70,7 +70,9 @@ class SafetyDetector(GraphComponent):
 
     @staticmethod
     def _set_intent(message: Message, name: str) -> None:
+        # the ranking holds this intent only: with the classifier's scores after it, the
+        # FallbackClassifier's ambiguity check (top two closer than 0.08) would turn a
+        # crisis into nlu_fallback whenever the classifier was itself confident
         intent = {"name": name, "confidence": 1.0}
-        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != name]
         message.set(INTENT, intent, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
