@@ -48,6 +48,16 @@ habla espanol ayuda quiero puedo lo del al este esta eso ese fue era hice hacer 
 tambien nada bien bueno hay sin sobre anos dias restaurante ayudo ayudar ayude mis nosotros
 ellos pues entonces hola gracias como trabajo trabaje trabajaba yo usted eres es estaba tenia
 familia hermano hermana madre padre amigos escuela casa tiempo siempre nunca ahora aqui senor
+hace hacia meses ano anos tengo tienes tenemos nuevos nuevas nuevo que qué son las busco semana
+ayudas ayudame fui ninos juegos padres se sé poner nunca he has perfecto vale puedes puede repetir
+pregunta cuanto cuantos dura esto esta estas clase media hora si claro desde conozco toda todo
+ciudad aqui hago noche manana estudio organice companeros conseguimos mas kilos chicas sabados
+dificil perdemos vez cayo sistema tuvimos cobrar mano durante atendia hacia cierres caja camareros
+llegue alla cuidaba abuela llevaba cuentas tienda tio entiendo competencias blandas trabajar
+trabajo trabaje trabajado curriculum repartidor bici limpieza oficinas recogida alimentos
+universidad entreno equipo femenino motivarlas cuando canal recetas subo cada suscriptores
+monitor campamento organizaba resolvia peleas hablaba vendimia jornadas diez aguante final jefe
+pidio volver cajera supermercado cobrar estoy ahi donde buenas dias tardes noches perdona
 """.split()),
     "ar-latn": frozenset("""
 ana nta nti enta enti howa hiya hna ntoma rani raki rak rah wach wash kifach kifash kifech 3lach
@@ -57,6 +67,10 @@ daba drari lyoum lyom lbare7 ghadi ghan mzyan mzyana zwin zwina wlad khouya khoy
 safi walo kayn kayna makaynch makayn ma3rftch ma3reftch mafhemtch fhemt nkhdem nkhdm ndir dert
 derna kanet kanou f l3amal l7anout 7anout lkhedma khedma sahbi sa7bi hadi hada hadchi hadak
 3la 3lik 3liya lik liya ndwi nhder kanhder kanhdar tanhder darija mgharba
+iyeh ih eh hakda hakka marhba ismi smiti 3omri sana min n9ra nakra kandir kol nhar tbekh fih
+assalamu alaykum salamu alikoum hal yumkinuka tatakallam bil 3arabiya l3arbiya inta inti
+choukran chokran shukran bezaf mlih mli7 kifek kifak wesh rak chhal chhal 3ndek 3ndi ndir
+nta3 ta3 dyali khasni bghit n9der nkhdem ya3ni wach nta yak 7na nsit wlah mchit jit kayen
 """.split()),
 }
 # French words another language writes the same way: they count for neither
@@ -77,6 +91,9 @@ ok okay hello hi hey cool stage marketing job team manager meeting deadline brie
 week-end fun chill top best nice sorry yes no wesh wallah walah inchallah inshallah hamdoulah
 hamdullah miskine zarma starfoullah mashallah sahbi kho frero bro sis gg lol mdr ptdr full
 """.split())
+
+
+_SPANISH_MARKS = re.compile("[¿¡ñÑ]")
 
 
 def _tokens(text: str) -> List[str]:
@@ -107,11 +124,13 @@ def guess_language(text: str) -> str:
     if not tokens:
         return FR
     counts = scores(text)
+    if _SPANISH_MARKS.search(text):  # ¿ ¡ ñ: written in Spanish
+        counts["es"] += 2
     counts.pop(FR)
     lang, best = max(counts.items(), key=lambda kv: kv[1])
     if len(tokens) == 1:
         return lang if tokens[0] in STRONG.get(lang, ()) else FR
     french = sum(1 for t in tokens if t in FRENCH and t not in SHARED[lang])
-    if best >= 2 and best > 1.5 * french and best >= 0.3 * len(tokens):
+    if best >= 2 and best > 1.5 * french and best >= 0.2 * len(tokens):
         return lang
     return FR

@@ -51,6 +51,10 @@ PARTICIPLES = {
     "abandonnee", "rackette", "quitte", "quittee", "lache", "lachee", "rendu", "rendue",
 }
 DROPPED = {"ne", "n"}
+_VOWELS = set("aeiouy")
+# « jarrive », « jhesite »: j + a verb starting with a vowel (« jamais », « jardin » stay)
+J_VOWEL = {"jarrive", "jarrivais", "jarrete", "jarretais", "jattends", "jaimerais", "jhesite", "jy",
+           "javoue", "jessaie", "jecris", "jentends", "jirai", "jouvre", "jappelle", "jaurai", "jallais"}
 
 
 def fold(text: str) -> str:
@@ -70,7 +74,14 @@ def words(text: str) -> List[str]:
             if stem and stem not in DROPPED:
                 out.append(stem)
             continue
-        out.extend(SMS.get(raw, raw).split())
+        if raw in SMS:
+            out.extend(SMS[raw].split())
+        elif raw in J_VOWEL:
+            out.extend(["j", raw[1:]])
+        elif len(raw) > 3 and raw[0] == "j" and raw[1] not in _VOWELS and raw[1].isalpha() and raw[1] != "'":
+            out.extend(["je", raw[1:]])  # « jcraque », « jserai », « jresterais »: je + verb
+        else:
+            out.append(raw)
     result: List[str] = []
     for i, word in enumerate(out):
         if word in DROPPED:
