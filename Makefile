@@ -12,7 +12,7 @@ BROWSER_DRIVER := tests/browser/node_modules/playwright-core/package.json
 # Python 3.10 (Rasa 3.6 supports <= 3.10): from PATH, else from pyenv.
 PY310  ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2]==(3,10)' 2>/dev/null && { echo $$p; break; }; done)
-TRAIN_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/skills -type f \( -name '*.yml' -o -name '*.py' \) -not -path 'data/catalogue/*' 2>/dev/null)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/skills -type f \( -name '*.yml' -o -name '*.py' \) -not -path 'data/catalogue/*' -not -path 'data/safety/*' 2>/dev/null)
 # Local settings (see .env.example), never committed.
 ifneq (,$(wildcard .env))
 include .env
@@ -24,13 +24,14 @@ export PYTHONHASHSEED := 0
 # This checkout's code first (several clones may share one venv's editable install)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train evaluate test test-unit test-stories test-e2e validate bench fuzz lint lock clean badge-demo
+.PHONY: help setup run train evaluate evaluate-safety test test-unit test-stories test-e2e validate bench fuzz lint lock clean badge-demo
 
 help:
 	@echo "make run       set up, train if needed, start the assistant (chat page URL printed)"
 	@echo "make test      set up, train if needed, run the whole test suite"
 	@echo "make train     retrain the model when data/config changed (also: rasa train)"
 	@echo "make evaluate  intent and soft-skill metrics on held-out tests -> results/"
+	@echo "make evaluate-safety  crisis detection, languages, help lines over HTTP -> results/safety.md"
 	@echo "make bench     latency/throughput/memory benchmark (REST channel)"
 	@echo "make fuzz [SEED=n] [WALKS=500] [CONCURRENCY=3]   conversation fuzzer -> results/fuzz/"
 	@echo "make lint      rasa data validate + python compile checks"
@@ -106,3 +107,8 @@ lock:
 
 clean:
 	rm -rf models results .rasa
+
+# Safety layer: crisis detector, language guess and the real conversation over HTTP
+# on the held-out sets of tests/heldout/ -> results/safety.{md,json}
+evaluate-safety: setup $(MODEL)
+	$(PY) -m bot.safety.evaluate --model $(MODEL) --out results

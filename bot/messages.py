@@ -56,6 +56,10 @@ INTENT_LABELS: Dict[str, str] = {
     "resource_feedback": "me dire ce que tu as fait d'une ressource",
     "join_group": "rejoindre un groupe avec un code",
     "stop_follow_ups": "arrêter les relances",
+    # safety layer
+    "ask_human": "parler à une vraie personne",
+    "crisis": "trouver de l'aide tout de suite",
+    "other_language": "parler dans une autre langue",
 }
 
 

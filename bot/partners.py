@@ -2,11 +2,14 @@
 
     python -m bot.partners create "Mission locale de Lyon"
     python -m bot.partners list
+    python -m bot.partners contact KX7P2M "Samia, conseillère" "06 12 34 56 78"
 
 `create` prints the group code to give the young people (they type it in the chat)
 and the partner page link `{ATOUTS_PUBLIC_URL}/partenaires/<token>`. The link is
 printed once: only its hash is stored, it is never logged. Lost, it cannot be shown
 again: create a new group. `list` shows names, codes and member counts only.
+`contact` sets who the group's young people can reach when they ask for a human
+(a name, and a phone number, an email or an https:// page), shown in the chat.
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, store=N
     create = sub.add_parser("create", help="créer un groupe (code + lien de la page partenaire)")
     create.add_argument("name", help=f"nom du partenaire ({GROUP_NAME_MAX} caractères au plus)")
     sub.add_parser("list", help="lister les groupes (noms, codes, nombre de membres)")
+    contact = sub.add_parser("contact", help="personne à joindre pour les jeunes du groupe qui demandent un humain")
+    contact.add_argument("code", help="code du groupe")
+    contact.add_argument("name", help="nom affiché (ex. « Samia, conseillère »)")
+    contact.add_argument("contact", help="téléphone, e-mail ou adresse https://")
     args = parser.parse_args(argv)
 
     settings = settings or Settings.from_env()
@@ -48,6 +55,15 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, store=N
             print(f"Code à donner aux jeunes (à taper dans la discussion) : {code}", file=out)
             print(f"Page partenaire (lien secret, affiché une seule fois) : "
                   f"{partner_url(settings.public_url, token)}", file=out)
+            return 0
+        if args.command == "contact":
+            try:
+                info = store.set_group_contact(args.code, args.name, args.contact)
+            except ValueError as exc:
+                parser.error(str(exc))
+            if info is None:
+                parser.error(f"aucun groupe avec le code {args.code}")
+            print(f"Contact du groupe {info.name} : {info.contact_name} — {info.contact}", file=out)
             return 0
         groups = store.list_groups()
         if not groups:

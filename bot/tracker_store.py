@@ -4,15 +4,22 @@ When the ``action_delete_my_data`` action sets the slot ``data_erased``, the
 turn is not written: every stored event of that conversation is deleted
 instead, so nothing about the sender remains in the Rasa database either.
 Configured in ``endpoints.yml`` (``type: bot.tracker_store.ErasableSQLTrackerStore``).
+
+Before events are written, each passes through ``REDACTORS`` (a list of functions
+``event dict -> event dict``): a crisis message (intent ``crisis``, set by the safety
+layer) is stored as « [message masqué] », without its entities or skill evidence.
+Add a redactor to that list to mask something else (tokens, addresses…).
 """
 from __future__ import annotations
 
 import json
 import logging
+from typing import Any, Callable, Dict, List
 
 import sqlalchemy as sa
 
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -22,6 +29,37 @@ from bot.sender_ids import CHANNEL_PREFIXES
 logger = logging.getLogger(__name__)
 
 ERASE_SLOT = "data_erased"
+MASKED = "[message masqué]"
+CRISIS_INTENT = "crisis"
+
+EventDict = Dict[str, Any]
+Redactor = Callable[[EventDict], EventDict]
+
+
+def redact_crisis_message(data: EventDict) -> EventDict:
+    """A user message the safety layer flagged as a crisis keeps its intent and
+    categories (what the bot did and why) but not its words."""
+    if data.get("event") != "user":
+        return data
+    parse = data.get("parse_data") if isinstance(data.get("parse_data"), dict) else {}
+    if (parse.get("intent") or {}).get("name") != CRISIS_INTENT:
+        return data
+    data = dict(data, text=MASKED)
+    parse = dict(parse, text=MASKED, entities=[])
+    if "soft_skills" in parse:
+        parse["soft_skills"] = []
+    data["parse_data"] = parse
+    return data
+
+
+# Applied in order to every event before it is stored.
+REDACTORS: List[Redactor] = [redact_crisis_message]
+
+
+def redact(data: EventDict, redactors: List[Redactor] | None = None) -> EventDict:
+    for redactor in REDACTORS if redactors is None else redactors:
+        data = redactor(data)
+    return data
 
 
 def erasure_requested(tracker: DialogueStateTracker) -> bool:
@@ -90,7 +128,20 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         if erasure_requested(tracker):
             await self.erase(tracker.sender_id)
             return
-        await super().save(tracker)
+        await self.stream_events(tracker)
+        # SQLTrackerStore.save (Rasa 3.6), with every event redacted before it is written
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                self._add_event(session, tracker.sender_id, event)
+            session.commit()
+
+    def _add_event(self, session: Any, sender_id: str, event: Event) -> None:
+        data = redact(event.as_dict())
+        intent = (data.get("parse_data") or {}).get("intent", {}).get("name")
+        session.add(self.SQLEvent(
+            sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+            intent_name=intent, action_name=data.get("name"), data=json.dumps(data),
+        ))
 
     async def erase(self, sender_id: str) -> int:
         with self.session_scope() as session:

@@ -70,11 +70,15 @@ class KeyedLocks:
 
 
 _HARD_BREAK = re.compile(r"[ \t]{2,}\n")
+# « [3114](tel:3114) »: tappable in the web chat (Markdown); elsewhere the label (the number)
+CONTACT_LINK = re.compile(r"\[(?P<label>[^\]\n]{1,80})\]\((?P<scheme>tel|sms|mailto):(?P<target>[^)\s]{1,120})\)")
 
 
 def plain_text(text: Optional[str]) -> str:
-    """The bot writes markdown hard breaks ("  \\n") for the web chat: plain newlines elsewhere."""
-    return _HARD_BREAK.sub("\n", text or "").strip()
+    """The bot writes markdown hard breaks ("  \\n") for the web chat: plain newlines elsewhere;
+    phone, SMS and email links become their plain label (the number, the address)."""
+    text = CONTACT_LINK.sub(lambda m: m["label"], text or "")
+    return _HARD_BREAK.sub("\n", text).strip()
 
 
 def split_text(text: str, limit: int) -> List[str]:

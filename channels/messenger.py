@@ -41,7 +41,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.sender_ids import MESSENGER, namespaced, raw_id
-from channels.common import Deliveries, KeyedLocks, env, plain_text, split_text
+from channels.common import CONTACT_LINK, Deliveries, KeyedLocks, env, plain_text, split_text
 from channels.outbox import NoticeAware, with_missed
 
 log = logging.getLogger(__name__)
@@ -316,6 +316,25 @@ def link_template(text: str) -> Optional[Dict[str, Any]]:
         "template_type": "button", "text": body, "buttons": buttons}}}
 
 
+def call_template(text: str) -> Optional[Dict[str, Any]]:
+    """Phone links to a French 10-digit number (« [0 800 235 236](tel:0800235236) »)
+    become **call buttons** (``phone_number``, which needs the +33 form; short numbers
+    such as 3114 stay as plain text, Messenger cannot dial them from a button)."""
+    buttons = []
+    for match in CONTACT_LINK.finditer(text or ""):
+        digits = "".join(c for c in match["target"] if c.isdigit())
+        if match["scheme"] == "tel" and len(digits) == 10 and digits.startswith("0"):
+            payload = "+33" + digits[1:]
+            if len(buttons) < TEMPLATE_BUTTONS_MAX and all(b["payload"] != payload for b in buttons):
+                buttons.append({"type": "phone_number", "title": short_title(f"Appeler {digits}"),
+                                "payload": payload})
+    body = plain_text(text)
+    if not buttons or len(body) > TEMPLATE_TEXT_LIMIT:
+        return None
+    return {"attachment": {"type": "template", "payload": {
+        "template_type": "button", "text": body, "buttons": buttons}}}
+
+
 def image_message(url: str) -> Dict[str, Any]:
     return {"attachment": {"type": "image", "payload": {"url": url, "is_reusable": True}}}
 
@@ -453,7 +472,7 @@ class MessengerOutput(NoticeAware):
             log.error("Messenger message dropped (%s)", exc)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        template = link_template(text)
+        template = call_template(text) or link_template(text)
         for message in [template] if template else text_messages(text):
             await self._send(recipient_id, message)
 

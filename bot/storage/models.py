@@ -342,6 +342,7 @@ class ResourceFeedback(Base):
 
 GROUP_NAME_MAX = 100
 GROUP_CODE_LEN = 6
+CONTACT_MAX = 200
 
 
 class PartnerGroup(Base):
@@ -356,6 +357,10 @@ class PartnerGroup(Base):
     code = Column(String(GROUP_CODE_LEN), nullable=False, unique=True)
     token_hash = Column(String(64), nullable=False, unique=True)  # sha256 hex of the page token
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # optional, set by the partner (python -m bot.partners contact): who a young person of
+    # the group can reach when they ask for a human — a name and a phone, email or web page
+    contact_name = Column(String(GROUP_NAME_MAX), nullable=True)
+    contact = Column(String(200), nullable=True)
 
 
 class GroupMember(Base):

@@ -9,6 +9,7 @@ people. Memberships are exported and erased with the person.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.storage.models import (
+    CONTACT_MAX,
     GROUP_CODE_LEN,
     GROUP_NAME_MAX,
     Assessment,
@@ -65,6 +67,26 @@ class GroupInfo:
     name: str
     code: str
     created_at: datetime
+    contact_name: Optional[str] = None  # the partner's person or desk to reach
+    contact: Optional[str] = None       # a phone number, an email or a web address
+
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 .-]{2,18}[0-9]$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,180}\.[a-z]{2,}$", re.IGNORECASE)
+_URL = re.compile(r"^https://[^\s]{3,190}$")
+
+
+def normalize_contact(value: object) -> Optional[str]:
+    """A partner's contact as stored: a phone number, an email or an https address;
+    None when it is none of these."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    if not text or len(text) > CONTACT_MAX:
+        return None
+    if _PHONE.match(text) or _EMAIL.match(text) or _URL.match(text):
+        return text
+    return None
 
 
 @dataclass(frozen=True)
@@ -84,7 +106,8 @@ class GroupStats:
 
 
 def _info(row: PartnerGroup) -> GroupInfo:
-    return GroupInfo(id=row.id, name=row.name, code=row.code, created_at=aware(row.created_at))  # type: ignore[arg-type]
+    return GroupInfo(id=row.id, name=row.name, code=row.code, created_at=aware(row.created_at),  # type: ignore[arg-type]
+                     contact_name=row.contact_name, contact=row.contact)
 
 
 class PartnerStore:
@@ -113,6 +136,27 @@ class PartnerStore:
             except IntegrityError:  # a concurrent creation took the code
                 continue
         raise RuntimeError("no free group code found")
+
+    def set_group_contact(self, code: str, contact_name: str, contact: str) -> Optional[GroupInfo]:
+        """The partner's contact for its group (shown to a member who asks for a human).
+        ValueError for a contact that is not a phone, an email or an https address;
+        None for an unknown code."""
+        value = normalize_contact(contact)
+        name = " ".join(str(contact_name or "").split())
+        if value is None:
+            raise ValueError("le contact doit être un numéro de téléphone, un e-mail ou une adresse https://")
+        if not name or len(name) > GROUP_NAME_MAX:
+            raise ValueError(f"le nom du contact fait 1 à {GROUP_NAME_MAX} caractères")
+        group_code = normalize_code(code)
+        if group_code is None:
+            return None
+        with self._session() as s, s.begin():
+            group = s.execute(select(PartnerGroup).where(PartnerGroup.code == group_code)).scalar_one_or_none()
+            if group is None:
+                return None
+            group.contact_name, group.contact = name, value
+            s.flush()
+            return _info(group)
 
     def list_groups(self) -> list[tuple[GroupInfo, int]]:
         """Every group with its number of members (for the operator's CLI)."""

@@ -246,3 +246,29 @@ def test_cli_create_and_list(store: Store, tmp_path: Path) -> None:
     assert url.group(2) not in listing and "u1" not in listing and "Prénom" not in listing
     with pytest.raises(SystemExit):
         partners_cli(["create", "x" * 101], out=io.StringIO(), store=store, settings=settings)
+
+
+# --- a partner's contact for « je veux parler à un humain » --------------------------------
+
+def test_a_partner_sets_a_contact_shown_to_its_members(tmp_path) -> None:
+    import io
+
+    from bot.partners import main
+    from bot.storage import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'a.db'}")
+    store.migrate()
+    code, _ = store.create_group("Mission locale de Lyon")
+    out = io.StringIO()
+    assert main(["contact", code.lower(), "Samia, conseillère", "06 12 34 56 78"], out=out, store=store) == 0
+    assert "Samia, conseillère" in out.getvalue()
+    store.record_consent("young", True, "v1", "rest")
+    assert store.join_group("young", code) is not None
+    [group] = store.groups_of("young")
+    assert (group.contact_name, group.contact) == ("Samia, conseillère", "06 12 34 56 78")
+    with pytest.raises(SystemExit):
+        main(["contact", code, "Samia", "pas un contact"], out=io.StringIO(), store=store)
+    with pytest.raises(SystemExit):
+        main(["contact", "ZZZZZZ", "Samia", "samia@ml-lyon.fr"], out=io.StringIO(), store=store)
+    assert store.set_group_contact(code, "Accueil", "https://ml-lyon.fr/contact").contact == "https://ml-lyon.fr/contact"
+    store.close()

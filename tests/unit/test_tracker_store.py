@@ -197,3 +197,55 @@ def test_spacy_ner_is_off_at_serving_time_and_features_are_unchanged(nlp) -> Non
     assert [t.lemma_ for t in full] == [t.lemma_ for t in light]
     assert [t.pos_ for t in full] == [t.pos_ for t in light]
     assert np.allclose(full.vector, light.vector)
+
+
+# --- redaction before writing (safety layer) ----------------------------------------------
+
+from bot.tracker_store import MASKED, REDACTORS, redact  # noqa: E402
+
+
+def crisis_turn(tracker: DialogueStateTracker, text: str) -> None:
+    for event in [
+        UserUttered(text, {"name": "crisis", "confidence": 1.0},
+                    entities=[{"entity": "first_name", "value": "Kevin", "start": 10, "end": 15}],
+                    parse_data={"intent": {"name": "crisis", "confidence": 1.0}, "entities": [],
+                                "text": text, "safety": {"categories": ["violence_couple"]},
+                                "soft_skills": [{"id": "gestion_du_stress", "evidence": text}]}),
+        ActionExecuted("action_crisis_support"),
+        BotUttered("Merci de me l'avoir dit 💛"),
+        SlotSet("distress_seen", True),
+        ActionExecuted("action_listen"),
+    ]:
+        tracker.update(event)
+
+
+def test_a_crisis_message_is_masked_in_the_stored_conversation(
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+) -> None:
+    tracker = conversation("alice", domain)
+    secret = "mon copain Kevin me frappe tous les soirs"
+    crisis_turn(tracker, secret)
+    asyncio.run(store.save(tracker))
+
+    stored = stored_texts(db_path, "alice")
+    assert rows(db_path, "alice") == len(tracker.events)
+    assert not any("frappe" in data or "Kevin" in data for data in stored)
+    assert any(MASKED in data and '"crisis"' in data and "violence_couple" in data for data in stored)
+    assert any("moi c'est Inès" in data for data in stored)  # ordinary messages are kept as they are
+
+    retrieved = asyncio.run(store.retrieve("alice"))
+    masked = [e for e in retrieved.events if isinstance(e, UserUttered) and e.intent_name == "crisis"]
+    assert [e.text for e in masked] == [MASKED] and masked[0].entities == []
+    assert retrieved.get_slot("distress_seen") is True
+
+
+def test_redactors_are_a_list_applied_in_order() -> None:
+    data = {"event": "user", "text": "je vais me suicider", "parse_data": {
+        "intent": {"name": "crisis"}, "text": "je vais me suicider", "entities": [{"x": 1}]}}
+    out = redact(data)
+    assert out["text"] == MASKED and out["parse_data"]["text"] == MASKED and out["parse_data"]["entities"] == []
+    assert data["text"] == "je vais me suicider"  # the live event is not changed
+    token = redact({"event": "user", "text": "abc", "parse_data": {"intent": {"name": "greet"}}},
+                   [lambda d: dict(d, text=d["text"].upper())])
+    assert token["text"] == "ABC"
+    assert REDACTORS and all(callable(r) for r in REDACTORS)
