@@ -217,6 +217,21 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
             s.flush()
             return claim.id
 
+    def reject_claims(self, experience_id: int, skill_id: str) -> int:
+        """The person takes a confirmed skill back (« enlève la rigueur »): its
+        confirmed claims for this experience become rejected. Returns how many."""
+        with self._session() as s, s.begin():
+            claims = s.scalars(
+                select(SkillClaim).where(
+                    SkillClaim.experience_id == experience_id,
+                    SkillClaim.skill_id == skill_id,
+                    SkillClaim.status == "confirmed",
+                )
+            ).all()
+            for claim in claims:
+                claim.status = "rejected"
+            return len(claims)
+
     def confirmed_skills(self, sender_id: str) -> list[SkillSummary]:
         """Confirmed skills, most evidenced first; evidences in chronological order."""
         with self._session() as s:
