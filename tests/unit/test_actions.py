@@ -173,11 +173,13 @@ def required(tracker, domain) -> List[str]:
 
 
 def test_required_slots_complete_story_needs_no_follow_up(make_tracker, domain) -> None:
-    assert required(make_tracker(slots={"experience_story": COMPLETE_STORY}), domain) == ["experience_story"]
+    # (a skill is clear: the targeted question of the no-skill path is not needed)
+    assert required(make_tracker(slots={"experience_story": COMPLETE_STORY, "story_skills": [STRESS]}),
+                    domain) == ["experience_story"]
 
 
 def test_required_slots_short_story_asks_every_follow_up(make_tracker, domain) -> None:
-    assert required(make_tracker(slots={"experience_story": "jai bossé au mcdo"}), domain) == [
+    assert required(make_tracker(slots={"experience_story": "jai bossé au mcdo", "story_skills": [STRESS]}), domain) == [
         "experience_story", "experience_action", "experience_difficulty", "experience_result"
     ]
 
@@ -190,6 +192,7 @@ def test_required_slots_answered_follow_ups_stay_and_complete_the_story(make_tra
     slots = {
         "experience_story": SHORT_STORY,
         "experience_difficulty": "le samedi soir c'était le rush, c'était dur",
+        "story_skills": [STRESS],
     }
     # the difficulty answer is kept (not asked again); the result is still missing
     assert required(make_tracker(slots=slots), domain) == [
@@ -247,13 +250,13 @@ def test_follow_up_answer_merges_skills(make_tracker, domain) -> None:
 
 
 def test_experience_form_through_run_short_story_asks_the_action(make_tracker, domain) -> None:
-    tracker = make_tracker(text="jai bossé au mcdo", soft_skills=[],
+    tracker = make_tracker(text="jai bossé au mcdo", soft_skills=[STRESS],
                            slot_events={"experience_story": "jai bossé au mcdo"},
                            active_loop="experience_form")
     msgs, events = run(acts.ValidateExperienceForm(), tracker, domain)
     assert msgs == []
     slots = slots_of(events)
-    assert slots["experience_story"] == "jai bossé au mcdo"
+    assert slots["experience_story"] == "jai bossé au mcdo" and slots["story_skills"] == [STRESS]
     # every follow-up is needed: the first one is asked (the targeted question
     # experience_probe only comes when no skill is clear)
     assert slots["requested_slot"] == "experience_action"
@@ -261,11 +264,12 @@ def test_experience_form_through_run_short_story_asks_the_action(make_tracker, d
 
 def test_experience_form_through_run_asks_only_what_is_missing(make_tracker, domain) -> None:
     story = "jai bossé au mcdo tout l'été avec mon cousin"  # action said, no difficulty, no result
-    tracker = make_tracker(text=story, slot_events={"experience_story": story}, active_loop="experience_form")
+    tracker = make_tracker(text=story, soft_skills=[STRESS], slot_events={"experience_story": story},
+                           active_loop="experience_form")
     _, events = run(acts.ValidateExperienceForm(), tracker, domain)
     assert slots_of(events)["requested_slot"] == "experience_difficulty"
     answer = "au final ils m'ont gardé, mais le rush c'était dur"
-    tracker = make_tracker(text=answer, slots={"experience_story": story},
+    tracker = make_tracker(text=answer, slots={"experience_story": story, "story_skills": [STRESS]},
                            slot_events={"experience_difficulty": answer}, active_loop="experience_form")
     _, events = run(acts.ValidateExperienceForm(), tracker, domain)
     slots = slots_of(events)
