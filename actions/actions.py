@@ -13,13 +13,20 @@ from rasa_sdk.types import DomainDict
 from bot import messages, services
 from bot.conversation import clean_first_name, yes_no
 from bot.nlu.text import clean_user_text
+from bot.storage.challenge import row_id
 from bot.skills import Proposal, aggregate, propose
+from bot.skills.corrections import Correction, lexicon_for, parse_correction
+from bot.skills.evidence import evidence_from_text
 from bot.story import PARTS, analyse, is_substantial
 
 logger = logging.getLogger(__name__)
 
 STORY_SLOTS = ["experience_story"] + [f"experience_{p}" for p in PARTS]
+PROBE_SLOT = "experience_probe"  # the one targeted question when no skill is clear
 NO_NAME = "-"
+# the picker when nothing is clear: likely skills first, then these (common in young lives)
+DEFAULT_PICKS = ("travail_en_equipe", "gestion_du_stress", "perseverance", "autonomie", "organisation")
+PICK_COUNT = 4
 
 
 # --- helpers ------------------------------------------------------------------
@@ -43,15 +50,76 @@ def _merge_story_skills(tracker: Tracker) -> List[Dict[str, Any]]:
 
 
 def _story_text(tracker: Tracker) -> str:
-    return "\n".join(tracker.get_slot(s) for s in STORY_SLOTS if tracker.get_slot(s))
+    return "\n".join(tracker.get_slot(s) for s in STORY_SLOTS + [PROBE_SLOT]
+                     if tracker.get_slot(s) not in (None, "-"))
 
 
 def _reset_story() -> List[EventType]:
     names = STORY_SLOTS + [
-        "story_skills", "pending_skills", "has_proposals", "experience_id",
-        "confirmed_now", "skill_answer",
+        PROBE_SLOT, "story_skills", "pending_skills", "has_proposals", "experience_id",
+        "confirmed_now", "skill_answer", "skill_shown", "no_skill_step",
     ]
     return [SlotSet(name, None) for name in names]
+
+
+def _last_story(tracker: Tracker) -> Dict[str, Any]:
+    last = tracker.get_slot("last_story")
+    return last if isinstance(last, dict) else {}
+
+
+def _remember_story(tracker: Tracker, confirmed: List[str], experience_id: Any = None) -> EventType:
+    """What the corrections after the summary and the skill picker need."""
+    last = _last_story(tracker)
+    text = _story_text(tracker) or last.get("text") or ""
+    if experience_id is None:
+        experience_id = tracker.get_slot("experience_id")
+    if experience_id is None and not _story_text(tracker):
+        experience_id = last.get("experience_id")
+    same = bool(last) and last.get("text") == text and last.get("experience_id") == experience_id
+    kept = list(dict.fromkeys((last.get("confirmed") or []) + confirmed)) if same else list(confirmed)
+    return SlotSet("last_story", {
+        "experience_id": experience_id,
+        "text": text,
+        "skills": tracker.get_slot("story_skills") or (last.get("skills") if same else None) or [],
+        "confirmed": kept,
+    })
+
+
+def _entity_skills(tracker: Tracker) -> List[str]:
+    return [e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
+            if e.get("entity") == "skill" and isinstance(e.get("value"), str)]
+
+
+def _latest_text(tracker: Tracker) -> str:
+    return clean_user_text((tracker.latest_message or {}).get("text"))
+
+
+def _parse_correction(tracker: Tracker) -> Optional[Correction]:
+    text = _latest_text(tracker)
+    if not text or text.startswith("/"):
+        return None  # a button: its intent says it all
+    return parse_correction(text, lexicon_for(services.referentiel()), _entity_skills(tracker))
+
+
+def _new_proposal(skill_id: str, skills: Any, text: str, added: bool) -> Proposal:
+    """A skill the person named or picked: the detector's score and evidence when it
+    had one, else what the person did in the story (their own words)."""
+    known = next((p for p in aggregate([skills or []]) if p.skill_id == skill_id), None)
+    evidence = known.evidence if known and known.evidence else evidence_from_text(text)
+    return Proposal(skill_id, known.confidence if known else 0.0, evidence, added)
+
+
+def _record(tracker: Tracker, experience_id: Any, proposal: Proposal, confirmed: bool) -> None:
+    """Only a skill the person saw (or named) and answered is saved."""
+    row = row_id(experience_id)
+    if row is None or not _consent(tracker):
+        return
+    if proposal.added and not confirmed:
+        return  # named then taken back: not a detection to learn from
+    services.store().add_skill_claim(  # scoped to this conversation's owner
+        tracker.sender_id, row, proposal.skill_id, min(1.0, max(0.0, proposal.confidence)),
+        "confirmed" if confirmed else "rejected", proposal.evidence,
+    )
 
 
 # --- onboarding -----------------------------------------------------------------
@@ -117,6 +185,26 @@ class ActionStartStory(Action):
         return _reset_story() + [SlotSet("experience_story", text or None)]
 
 
+def _just_asked_for_more(tracker: Tracker) -> bool:
+    """The bot answered the person's previous message with « Dis-m'en un peu plus »."""
+    seen_user = False
+    for event in reversed(tracker.events or []):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "bot" and seen_user and event.get("text") == messages.STORY_TOO_SHORT:
+            return True
+    return False
+
+
+def _nothing_to_propose(tracker: Tracker) -> bool:
+    ref = services.referentiel()
+    candidates = [p for p in aggregate([tracker.get_slot("story_skills")]) if ref.get(p.skill_id)]
+    return not propose(candidates)
+
+
 class ValidateExperienceForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_experience_form"
@@ -124,14 +212,20 @@ class ValidateExperienceForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
-        if not tracker.get_slot("experience_story"):
+        story = tracker.get_slot("experience_story")
+        if not story:
             return list(STORY_SLOTS)
+        # nothing clear once the story is told: one targeted question, asked last
+        probe = [PROBE_SLOT] if tracker.get_slot(PROBE_SLOT) is not None or _nothing_to_propose(tracker) else []
+        if not is_substantial(story, len(tracker.get_slot("story_skills") or [])):
+            # a few words given twice (« foot »): no follow-up questions, at most the targeted one
+            return ["experience_story"] + probe
         told = analyse(_story_text(tracker))
         missing = set(told.missing())
         return ["experience_story"] + [
             f"experience_{p}" for p in PARTS
             if p in missing or tracker.get_slot(f"experience_{p}") is not None
-        ]
+        ] + probe
 
     def _part(self, slot: str, value: Any, tracker: Tracker) -> Dict[Text, Any]:
         text = clean_user_text(value if isinstance(value, str) else "")
@@ -141,11 +235,16 @@ class ValidateExperienceForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         text = clean_user_text(value if isinstance(value, str) else "")
+        if text.startswith("/"):
+            return {"experience_story": None}  # a button of an earlier message: just ask again
         skills = _merge_story_skills(tracker)
         if not is_substantial(text, len(skills)):
+            if text and _just_asked_for_more(tracker):
+                # second short answer in a row: take it rather than asking a third time
+                return {"experience_story": text, "story_skills": skills, "no_skill_step": None}
             dispatcher.utter_message(text=messages.STORY_TOO_SHORT)
             return {"experience_story": None}
-        return {"experience_story": text, "story_skills": skills}
+        return {"experience_story": text, "story_skills": skills, "no_skill_step": None}
 
     def validate_experience_action(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         return self._part("experience_action", value, tracker)
@@ -156,8 +255,14 @@ class ValidateExperienceForm(FormValidationAction):
     def validate_experience_result(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         return self._part("experience_result", value, tracker)
 
+    def validate_experience_probe(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self._part(PROBE_SLOT, value, tracker)
+
 
 class ActionProposeSkills(Action):
+    """The story is told: propose its skills; when none is clear even after the
+    targeted question (asked by the story form), the person picks in plain words."""
+
     def name(self) -> Text:
         return "action_propose_skills"
 
@@ -178,15 +283,62 @@ class ActionProposeSkills(Action):
             experience_id = services.store().add_experience(
                 tracker.sender_id, tracker.get_slot("experience_story") or "", details
             )
-        if not proposals:
-            dispatcher.utter_message(text=messages.no_proposal())
-            return [SlotSet("has_proposals", False), SlotSet("experience_id", experience_id)]
-        dispatcher.utter_message(text=messages.proposals_intro(len(proposals), _first_name(tracker)))
+        if proposals:
+            dispatcher.utter_message(text=messages.proposals_intro(len(proposals), _first_name(tracker)))
+            return [
+                SlotSet("pending_skills", [p.as_dict() for p in proposals]),
+                SlotSet("has_proposals", True),
+                SlotSet("experience_id", experience_id),
+                SlotSet("confirmed_now", []),
+                SlotSet("skill_shown", None),
+                SlotSet("no_skill_step", None),
+            ]
+        # the targeted question was asked (the story form's last question): the person
+        # picks in plain words; the story is put aside, so a new one starts clean
+        likely = [p.skill_id for p in candidates][:PICK_COUNT - 1]
+        for skill_id in DEFAULT_PICKS:
+            if len(likely) >= PICK_COUNT:
+                break
+            if skill_id not in likely and ref.get(skill_id):
+                likely.append(skill_id)
+        dispatcher.utter_message(
+            text=messages.pick_intro(), buttons=messages.pick_buttons([ref.get(s) for s in likely])
+        )
+        remembered = _remember_story(tracker, [], experience_id)
+        return _reset_story() + [remembered, SlotSet("has_proposals", False), SlotSet("no_skill_step", "pick")]
+
+
+class ActionPickSkill(Action):
+    """A skill picked in plain words (or « Voir les 14 ») after nothing was clear: it
+    goes through the same confirmation, with the story as evidence."""
+
+    def name(self) -> Text:
+        return "action_pick_skill"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        ref = services.referentiel()
+        last = _last_story(tracker)
+        wanted = tracker.get_slot("skill")
+        events: List[EventType] = [SlotSet("skill", None), SlotSet("has_proposals", False)]
+        if not last:
+            dispatcher.utter_message(text=messages.pick_nothing_to_pick(), buttons=messages.MENU_BUTTONS[:1])
+            return events + [SlotSet("no_skill_step", None)]
+        skill = (ref.get(wanted) or ref.find(wanted)) if isinstance(wanted, str) and wanted != messages.PICK_MORE else None
+        if skill is None:
+            dispatcher.utter_message(
+                text=messages.pick_all_intro(),
+                buttons=messages.pick_buttons(list(ref.skills.values()), browse=False),
+            )
+            return events + [SlotSet("no_skill_step", "pick")]
+        proposal = _new_proposal(skill.id, last.get("skills"), last.get("text") or "", added=False)
         return [
-            SlotSet("pending_skills", [p.as_dict() for p in proposals]),
+            SlotSet("skill", None),
+            SlotSet("pending_skills", [proposal.as_dict()]),
             SlotSet("has_proposals", True),
-            SlotSet("experience_id", experience_id),
+            SlotSet("experience_id", last.get("experience_id")),
             SlotSet("confirmed_now", []),
+            SlotSet("skill_shown", None),
+            SlotSet("no_skill_step", None),
         ]
 
 
@@ -200,46 +352,130 @@ class ActionAskSkillAnswer(Action):
             return []
         proposal = Proposal.from_dict(pending[0])
         skill = services.referentiel().get(proposal.skill_id)
-        if skill is not None:
+        if skill is None:
+            return []
+        if proposal.added:  # named by the person: say what it means, « non » stays possible
+            dispatcher.utter_message(text=messages.added_question(skill), buttons=messages.ADDED_BUTTONS)
+        else:
             dispatcher.utter_message(
                 text=messages.proposal_question(skill, proposal), buttons=messages.CONFIRM_BUTTONS
             )
-        return []
+        # only an answer given while this skill is on screen counts
+        return [SlotSet("skill_shown", proposal.skill_id)]
 
 
 class ValidateConfirmSkillsForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_confirm_skills_form"
 
+    async def extract_skill_answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """A correction the NLU took for something else (« c'est plutôt de
+        l'autonomie » looks like « c'est quoi l'autonomie ») stays in the form."""
+        if tracker.get_slot("requested_slot") != "skill_answer" or tracker.get_slot("skill_answer") is not None:
+            return {}
+        if _parse_correction(tracker) is None:
+            return {}
+        return {"skill_answer": _latest_text(tracker)}
+
     def validate_skill_answer(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        pending = list(tracker.get_slot("pending_skills") or [])
+        if not pending:
+            return {"skill_answer": value}
+        current = Proposal.from_dict(pending[0])
+        if tracker.get_slot("skill_shown") != current.skill_id:
+            # not an answer to a skill on screen (a « oui » to a question of the story)
+            return {"skill_answer": None}
+        correction = _parse_correction(tracker)
+        if correction is not None:
+            return self._correct(correction, pending, dispatcher, tracker)
         answer = {"oui": True, "non": False}.get(value) if isinstance(value, str) else None
         if answer is None:
             answer = yes_no(value if isinstance(value, str) else None)
         if answer is None:
             dispatcher.utter_message(text=messages.USE_BUTTONS)
             return {"skill_answer": None}
-        pending = list(tracker.get_slot("pending_skills") or [])
-        if not pending:
-            return {"skill_answer": value}
-        proposal = Proposal.from_dict(pending.pop(0))
-        experience_id = tracker.get_slot("experience_id")
-        if experience_id is not None and _consent(tracker):
-            services.store().add_skill_claim(  # scoped to this conversation's owner
-                tracker.sender_id, int(experience_id), proposal.skill_id, min(1.0, max(0.0, proposal.confidence)),
-                "confirmed" if answer else "rejected", proposal.evidence,
-            )
+        pending.pop(0)
+        _record(tracker, tracker.get_slot("experience_id"), current, answer)
         confirmed = list(tracker.get_slot("confirmed_now") or [])
         session = list(tracker.get_slot("session_skills") or [])
         if answer:
-            confirmed.append(proposal.skill_id)
-            session.append(proposal.skill_id)
+            confirmed.append(current.skill_id)
+            session.append(current.skill_id)
         return {
             "skill_answer": None if pending else ("oui" if answer else "non"),
             "pending_skills": pending,
             "confirmed_now": confirmed,
             "session_skills": session,
+            "skill_shown": None,
+        }
+
+    def _correct(
+        self, correction: Correction, pending: List[Dict[str, Any]], dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> Dict[Text, Any]:
+        ref = services.referentiel()
+        experience_id = tracker.get_slot("experience_id")
+        queue = [Proposal.from_dict(p) for p in pending]
+        current = queue[0]
+        confirmed = list(tracker.get_slot("confirmed_now") or [])
+        session = list(tracker.get_slot("session_skills") or [])
+        to_remove = list(correction.remove)
+        if correction.replace_current and current.skill_id not in correction.add:
+            to_remove.append(current.skill_id)
+        if (correction.answer is not None and current.skill_id not in to_remove
+                and current.skill_id not in correction.add):
+            # « oui, et la rigueur ? » answers the skill on screen too
+            _record(tracker, experience_id, current, correction.answer)
+            queue.pop(0)
+            if correction.answer:
+                confirmed.append(current.skill_id)
+                session.append(current.skill_id)
+        removed = []
+        for skill_id in dict.fromkeys(to_remove):
+            skill = ref.get(skill_id)
+            if skill is None:
+                continue
+            if queue and queue[0] is current and current.skill_id == skill_id:
+                _record(tracker, experience_id, current, False)  # on screen and refused
+                queue.pop(0)
+                removed.append(skill)
+            elif any(p.skill_id == skill_id for p in queue):
+                queue = [p for p in queue if p.skill_id != skill_id]  # never shown: never saved
+                removed.append(skill)
+            elif skill_id in confirmed:
+                row = row_id(experience_id)
+                if row is not None and _consent(tracker):
+                    services.store().reject_claims(tracker.sender_id, row, skill_id)
+                confirmed.remove(skill_id)
+                if skill_id in session:
+                    session.remove(skill_id)
+                removed.append(skill)
+            elif skill_id not in correction.add:
+                dispatcher.utter_message(text=messages.not_proposed(skill))
+        if removed:
+            dispatcher.utter_message(text=messages.removed(removed))
+        added: List[Proposal] = []
+        for skill_id in correction.add:
+            skill = ref.get(skill_id)
+            if skill is None:
+                continue
+            if skill_id in confirmed:
+                dispatcher.utter_message(text=messages.already_there(skill))
+                continue
+            queue = [p for p in queue if p.skill_id != skill_id]
+            added.append(_new_proposal(skill_id, tracker.get_slot("story_skills") or _last_story(tracker).get("skills"),
+                                       _story_text(tracker) or _last_story(tracker).get("text") or "", added=True))
+        queue = added + queue
+        return {
+            "skill_answer": None if queue else "oui",
+            "pending_skills": [p.as_dict() for p in queue],
+            "confirmed_now": confirmed,
+            "session_skills": session,
+            "skill_shown": None,
         }
 
 
@@ -249,11 +485,79 @@ class ActionSummariseSkills(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         ref = services.referentiel()
-        skills = [ref.get(s) for s in tracker.get_slot("confirmed_now") or []]
+        confirmed = list(tracker.get_slot("confirmed_now") or [])
+        skills = [ref.get(s) for s in confirmed]
         dispatcher.utter_message(
             text=messages.summary([s for s in skills if s], stored=_consent(tracker))
         )
-        return _reset_story()
+        # the story is done; what corrections right after the summary need is kept
+        return _reset_story() + [_remember_story(tracker, confirmed)]
+
+
+class ActionCorrectSkills(Action):
+    """« y a aussi la rigueur », « enlève la communication » once the confirmations
+    are over: the last story's skills are corrected (an added skill is confirmed
+    through the same form)."""
+
+    def name(self) -> Text:
+        return "action_correct_skills"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        ref = services.referentiel()
+        correction = _parse_correction(tracker)
+        last = _last_story(tracker)
+        if correction is None:
+            dispatcher.utter_message(text=messages.CORRECTION_HINT)
+            return [SlotSet("has_proposals", False)]
+        if not last:
+            dispatcher.utter_message(text=messages.NOTHING_TO_CORRECT, buttons=messages.MENU_BUTTONS[:1])
+            return [SlotSet("has_proposals", False)]
+        confirmed = list(last.get("confirmed") or [])
+        session = list(tracker.get_slot("session_skills") or [])
+        experience_id = last.get("experience_id")
+        to_remove = list(correction.remove)
+        if correction.replace_current and len(confirmed) == 1 and confirmed[0] not in correction.add:
+            to_remove.append(confirmed[0])
+        removed = []
+        for skill_id in dict.fromkeys(to_remove):
+            skill = ref.get(skill_id)
+            if skill is None:
+                continue
+            if skill_id in confirmed:
+                row = row_id(experience_id)
+                if row is not None and _consent(tracker):
+                    services.store().reject_claims(tracker.sender_id, row, skill_id)
+                confirmed.remove(skill_id)
+                if skill_id in session:
+                    session.remove(skill_id)
+                removed.append(skill)
+            else:
+                dispatcher.utter_message(text=messages.not_proposed(skill))
+        if removed:
+            dispatcher.utter_message(text=messages.removed(removed))
+        adds = []
+        for skill_id in correction.add:
+            skill = ref.get(skill_id)
+            if skill is None:
+                continue
+            if skill_id in confirmed:
+                dispatcher.utter_message(text=messages.already_there(skill))
+            else:
+                adds.append(_new_proposal(skill_id, last.get("skills"), last.get("text") or "", added=True))
+        events: List[EventType] = [
+            SlotSet("last_story", {**last, "confirmed": confirmed}), SlotSet("session_skills", session),
+        ]
+        if not adds:
+            if removed:
+                dispatcher.utter_message(text="On continue ?", buttons=messages.MENU_BUTTONS)
+            return events + [SlotSet("has_proposals", False)]
+        return events + [
+            SlotSet("pending_skills", [p.as_dict() for p in adds]),
+            SlotSet("has_proposals", True),
+            SlotSet("experience_id", experience_id),
+            SlotSet("confirmed_now", []),
+            SlotSet("skill_shown", None),
+        ]
 
 
 # --- profile and explanations -----------------------------------------------------------

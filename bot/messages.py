@@ -60,6 +60,7 @@ INTENT_LABELS: Dict[str, str] = {
     "ask_human": "parler à une vraie personne",
     "crisis": "trouver de l'aide tout de suite",
     "other_language": "parler dans une autre langue",
+    "correct_skills": "corriger les compétences proposées",
 }
 
 
@@ -82,11 +83,59 @@ def proposals_intro(count: int, first_name: Optional[str]) -> str:
     return f"{thanks} Dans ce que tu racontes, je vois {count} compétences. Dis-moi si elles te ressemblent."
 
 
-def no_proposal() -> str:
+PICK_MORE = "toutes"  # /choose{"skill":"toutes"}: all 14, in plain words
+
+
+def pick_intro() -> str:
     return (
-        "Merci pour ton histoire 🙏 Je n'arrive pas encore à y voir une compétence précise. "
-        "Ça ne veut pas dire qu'il n'y en a pas ! Essaie de me raconter ce que tu as fait, toi, à un moment."
+        "Merci 🙏 Je ne vois toujours pas de compétence précise, mais ça ne veut pas dire qu'il n'y en a pas ! "
+        "Dans ce que tu racontes, tu as peut-être su… Choisis ce qui te ressemble 👇"
     )
+
+
+def pick_all_intro() -> str:
+    return "Les 14 compétences, en mots simples 👇 Choisis celle que tu as montrée."
+
+
+def pick_buttons(skills: Sequence[Skill], browse: bool = True) -> List[Dict[str, str]]:
+    """Plain words (« Garder mon calme »), then « all 14 » and « another story »."""
+    buttons = [{"title": s.plain or s.label, "payload": choose("skill", s.id)} for s in skills]
+    if browse:
+        buttons.append({"title": "Voir les 14", "payload": choose("skill", PICK_MORE)})
+    buttons.append({"title": "Raconter autre chose", "payload": "/want_to_tell"})
+    return buttons
+
+
+def pick_nothing_to_pick() -> str:
+    return "Ce bouton n'est plus valable 🙂 Raconte-moi une expérience et on regarde ensemble."
+
+
+def added_question(skill: Skill) -> str:
+    return f"{skill.title} : {skill.definition}  \nTu l'as dit, je l'ajoute ✅ C'est bien ça ?"
+
+
+ADDED_BUTTONS = [
+    {"title": "Oui, c'est ça", "payload": "/affirm"},
+    {"title": "Non, pas ça", "payload": "/deny"},
+]
+
+
+def removed(skills: Sequence[Skill]) -> str:
+    return f"OK, j'enlève {', '.join(s.title for s in skills)} 👍"
+
+
+def already_there(skill: Skill) -> str:
+    return f"{skill.title}, c'est déjà noté ✅"
+
+
+def not_proposed(skill: Skill) -> str:
+    return f"{skill.title} n'était pas dans la liste 🙂"
+
+
+CORRECTION_HINT = (
+    "Tu peux me corriger : « y a aussi la rigueur », « plutôt l'autonomie » ou « pas la communication » 🙂"
+)
+NOTHING_TO_CORRECT = "Raconte-moi d'abord une expérience, et on regarde ensemble les compétences qu'elle montre 🙂"
 
 
 def proposal_question(skill: Skill, proposal: Proposal) -> str:
@@ -212,6 +261,12 @@ ASK: Dict[str, tuple] = {
         [{"title": "Pas vraiment", "payload": "Pas de difficulté particulière"}],
     ),
     "experience_result": ("Et au final, ça a donné quoi ?", []),
+    # the one targeted question, asked last, when no skill is clear in the story
+    "experience_probe": (
+        "Je n'arrive pas encore à y voir une compétence précise 🤔  \n"
+        "Dis-moi juste : qu'est-ce qui a été le plus dur pour toi ? Et toi, qu'est-ce que tu as fait ?",
+        [],
+    ),
     "delete_confirmed": (
         "Tu veux vraiment tout effacer ? Ton prénom, tes expériences, tes compétences et notre conversation. "
         "On ne pourra pas revenir en arrière.",

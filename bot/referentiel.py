@@ -21,7 +21,7 @@ DEFAULT_PATH = ROOT / "data" / "referentiel"
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
 _SKILL_KEYS = {
     "id", "label", "france_travail_label", "emoji", "definition", "why_it_matters",
-    "behaviours", "situations", "items",
+    "behaviours", "situations", "items", "plain",
 }
 _ITEM_KEYS = {"id", "self", "observer", "key"}
 MIN_ITEMS, MAX_ITEMS = 6, 8
@@ -63,6 +63,9 @@ class Skill:
     behaviours: Tuple[str, ...]
     situations: Tuple[Situation, ...]
     items: Tuple[Item, ...]
+    # what the skill looks like in plain words, first person (« Garder mon calme »):
+    # the buttons when the person picks a skill themself
+    plain: str = ""
 
     @property
     def title(self) -> str:
@@ -177,7 +180,21 @@ def _parse_skill(path: Path, data: Any, contexts: Mapping[str, str], problems: L
         behaviours=_texts(data, "behaviours", where, problems, 3, 8),
         situations=tuple(situations),
         items=tuple(items),
+        plain=_plain(data, where, problems),
     )
+
+
+PLAIN_MAX = 30
+
+
+def _plain(data: Mapping[str, Any], where: str, problems: List[str]) -> str:
+    """A button label: short, plain, no jargon of the framework."""
+    text = _text(data, "plain", where, problems, PLAIN_MAX)
+    if text and fold(text) in {fold(str(data.get("label", ""))), fold(str(data.get("france_travail_label", "")))}:
+        problems.append(f"{where}: 'plain' doit dire la compétence avec des mots simples, pas son nom")
+    if text and not text[:1].isupper():
+        problems.append(f"{where}: 'plain' doit commencer par une majuscule (« Garder mon calme »)")
+    return text
 
 
 def _read_yaml(path: Path, problems: List[str]) -> Any:

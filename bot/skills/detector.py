@@ -6,8 +6,9 @@ Features (all on normalised French, see ``bot.nlu.text``):
 - the mean spaCy ``fr_core_news_md`` vector of content words, which carries
   meaning to words never seen in training ("boulot" ~ "taff" ~ "travail").
 One logistic regression per skill (one-vs-rest) gives calibrated-ish
-probabilities; the clause of the story that scores highest for a skill is kept
-as the evidence, in the person's own words.
+probabilities; the evidence, in the person's own words, is the clause that
+scores highest for a skill among those where the person acts (« j'ai motivé… »,
+see ``bot.skills.evidence``), else the best clause.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.nlu.features import (  # noqa: F401  (re-exported for tests)
     TextFeaturizer, load_linear, mean_vector, plain_words, save_linear, tokens, word_features,
 )
 from bot.nlu.text import fold
+from bot.skills.evidence import choose_clause
 
 _CLAUSE_BREAK_WORDS = {"mais", "donc", "puis", "alors", "car", "sauf", "ensuite", "finalement", "et"}
 _LEADING_CONNECTIVES = re.compile(r"^(?:(?:mais|donc|puis|alors|car|et|ensuite|finalement|du coup|parce que|pcq|bref|enfin)\b[\s,]*)+", re.IGNORECASE)
@@ -162,8 +164,11 @@ class SkillDetector:
             evidence = {s.id: quote(doc) for s in selected}
         else:
             probs = self._probabilities(parts)
+            texts = [p.text for p in parts]
             evidence = {}
             for s in selected:
+                # what the person did (first-person action) beats the context
                 col = self.skill_ids.index(s.id)
-                evidence[s.id] = quote(parts[int(np.argmax(probs[:, col]))])
+                best = choose_clause(texts, [float(v) for v in probs[:, col]])
+                evidence[s.id] = quote(parts[best if best is not None else 0])
         return [SkillScore(s.id, s.confidence, evidence[s.id]) for s in selected]

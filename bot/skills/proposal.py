@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from bot.skills.evidence import is_first_person_action
+
 PROPOSE_THRESHOLD = 0.5   # a skill this likely is proposed on its own
 FILL_THRESHOLD = 0.4      # below the bar, but good enough to reach two proposals
 MIN_PROPOSALS = 2
@@ -15,18 +17,27 @@ class Proposal:
     skill_id: str
     confidence: float
     evidence: Optional[str]
+    added: bool = False  # named by the person (« y a aussi la rigueur »), not detected
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"id": self.skill_id, "confidence": self.confidence, "evidence": self.evidence}
+        data: Dict[str, Any] = {"id": self.skill_id, "confidence": self.confidence, "evidence": self.evidence}
+        if self.added:
+            data["added"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Proposal":
-        return cls(str(data["id"]), float(data.get("confidence", 0.0)), data.get("evidence"))
+        return cls(str(data["id"]), float(data.get("confidence", 0.0)), data.get("evidence"),
+                   bool(data.get("added", False)))
 
 
 def aggregate(parses: Iterable[Optional[Sequence[Mapping[str, Any]]]]) -> List[Proposal]:
-    """Merge the ``soft_skills`` of several messages of one story (max per skill)."""
+    """Merge the ``soft_skills`` of several messages of one story: the best confidence
+    per skill; its evidence is what the person did (a first-person action) in the
+    message that scores best among those that have one (the answer to « et toi, tu
+    faisais quoi ? » counts), else the best message's evidence."""
     best: Dict[str, Proposal] = {}
+    acted: Dict[str, Proposal] = {}
     for soft_skills in parses:
         for item in soft_skills or []:
             try:
@@ -36,7 +47,15 @@ def aggregate(parses: Iterable[Optional[Sequence[Mapping[str, Any]]]]) -> List[P
             current = best.get(candidate.skill_id)
             if current is None or candidate.confidence > current.confidence:
                 best[candidate.skill_id] = candidate
-    return sorted(best.values(), key=lambda p: (-p.confidence, p.skill_id))
+            if candidate.evidence and is_first_person_action(candidate.evidence):
+                mine = acted.get(candidate.skill_id)
+                if mine is None or candidate.confidence > mine.confidence:
+                    acted[candidate.skill_id] = candidate
+    merged = [
+        Proposal(p.skill_id, p.confidence, acted[p.skill_id].evidence, p.added) if p.skill_id in acted else p
+        for p in best.values()
+    ]
+    return sorted(merged, key=lambda p: (-p.confidence, p.skill_id))
 
 
 def propose(

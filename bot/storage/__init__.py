@@ -231,6 +231,26 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
             s.flush()
             return claim.id
 
+    def reject_claims(self, sender_id: str, experience_id: int, skill_id: str) -> int:
+        """The person takes a confirmed skill back (« enlève la rigueur »): its
+        confirmed claims for this experience become rejected. Returns how many.
+        Scoped to ``sender_id``'s own experiences: a forged id changes nothing."""
+        with self._session() as s, s.begin():
+            claims = s.scalars(
+                select(SkillClaim)
+                .join(Experience, SkillClaim.experience_id == Experience.id)
+                .join(Person, Experience.person_id == Person.id)
+                .where(
+                    Person.sender_id == sender_id,
+                    SkillClaim.experience_id == experience_id,
+                    SkillClaim.skill_id == skill_id,
+                    SkillClaim.status == "confirmed",
+                )
+            ).all()
+            for claim in claims:
+                claim.status = "rejected"
+            return len(claims)
+
     def confirmed_skills(self, sender_id: str) -> list[SkillSummary]:
         """Confirmed skills, most evidenced first; evidences in chronological order."""
         with self._session() as s:

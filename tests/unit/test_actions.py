@@ -173,11 +173,13 @@ def required(tracker, domain) -> List[str]:
 
 
 def test_required_slots_complete_story_needs_no_follow_up(make_tracker, domain) -> None:
-    assert required(make_tracker(slots={"experience_story": COMPLETE_STORY}), domain) == ["experience_story"]
+    # (a skill is clear: the targeted question of the no-skill path is not needed)
+    assert required(make_tracker(slots={"experience_story": COMPLETE_STORY, "story_skills": [STRESS]}),
+                    domain) == ["experience_story"]
 
 
 def test_required_slots_short_story_asks_every_follow_up(make_tracker, domain) -> None:
-    assert required(make_tracker(slots={"experience_story": "jai bossé au mcdo"}), domain) == [
+    assert required(make_tracker(slots={"experience_story": "jai bossé au mcdo", "story_skills": [STRESS]}), domain) == [
         "experience_story", "experience_action", "experience_difficulty", "experience_result"
     ]
 
@@ -190,6 +192,7 @@ def test_required_slots_answered_follow_ups_stay_and_complete_the_story(make_tra
     slots = {
         "experience_story": SHORT_STORY,
         "experience_difficulty": "le samedi soir c'était le rush, c'était dur",
+        "story_skills": [STRESS],
     }
     # the difficulty answer is kept (not asked again); the result is still missing
     assert required(make_tracker(slots=slots), domain) == [
@@ -247,25 +250,26 @@ def test_follow_up_answer_merges_skills(make_tracker, domain) -> None:
 
 
 def test_experience_form_through_run_short_story_asks_the_action(make_tracker, domain) -> None:
-    tracker = make_tracker(text="jai bossé au mcdo", soft_skills=[],
+    tracker = make_tracker(text="jai bossé au mcdo", soft_skills=[STRESS],
                            slot_events={"experience_story": "jai bossé au mcdo"},
                            active_loop="experience_form")
     msgs, events = run(acts.ValidateExperienceForm(), tracker, domain)
     assert msgs == []
     slots = slots_of(events)
-    assert slots["experience_story"] == "jai bossé au mcdo"
-    # every follow-up is needed: the list is the domain's, so rasa_sdk lets Rasa's
-    # FormAction pick the first empty slot of the domain list (experience_action)
-    assert "requested_slot" not in slots
+    assert slots["experience_story"] == "jai bossé au mcdo" and slots["story_skills"] == [STRESS]
+    # every follow-up is needed: the first one is asked (the targeted question
+    # experience_probe only comes when no skill is clear)
+    assert slots["requested_slot"] == "experience_action"
 
 
 def test_experience_form_through_run_asks_only_what_is_missing(make_tracker, domain) -> None:
     story = "jai bossé au mcdo tout l'été avec mon cousin"  # action said, no difficulty, no result
-    tracker = make_tracker(text=story, slot_events={"experience_story": story}, active_loop="experience_form")
+    tracker = make_tracker(text=story, soft_skills=[STRESS], slot_events={"experience_story": story},
+                           active_loop="experience_form")
     _, events = run(acts.ValidateExperienceForm(), tracker, domain)
     assert slots_of(events)["requested_slot"] == "experience_difficulty"
     answer = "au final ils m'ont gardé, mais le rush c'était dur"
-    tracker = make_tracker(text=answer, slots={"experience_story": story},
+    tracker = make_tracker(text=answer, slots={"experience_story": story, "story_skills": [STRESS]},
                            slot_events={"experience_difficulty": answer}, active_loop="experience_form")
     _, events = run(acts.ValidateExperienceForm(), tracker, domain)
     slots = slots_of(events)
@@ -338,16 +342,24 @@ def test_nothing_detected(app_db: str, make_tracker, domain, skills) -> None:
     msgs, events = run(acts.ActionProposeSkills(), make_tracker(slots=story_slots(consent="oui", story_skills=skills)), domain)
     slots = slots_of(events)
     assert slots["has_proposals"] is False
-    assert "pending_skills" not in slots
-    assert texts(msgs) == [messages.no_proposal()]
+    assert not slots.get("pending_skills")
+    # the targeted question was the story form's last one: the person picks in plain words
+    assert texts(msgs) == [messages.pick_intro()]
+    titles = [b["title"] for b in msgs[0]["buttons"]]
+    assert "Garder mon calme" in titles and "Voir les 14" in titles and "Raconter autre chose" in titles
+    assert 3 <= len(titles) - 2 <= 4
+    assert slots["no_skill_step"] == "pick"
+    # the old story is cleared (a new one starts clean) and remembered for the picker
+    assert slots["experience_story"] is None and slots["story_skills"] is None
+    assert slots["last_story"]["text"].startswith(SHORT_STORY)
     # the story itself is still kept for someone who consented
-    assert slots["experience_id"] is not None
+    assert slots["last_story"]["experience_id"] is not None
     assert db_rows(app_db, "SELECT COUNT(*) FROM experiences") == [(1,)]
 
 
 def test_ask_skill_answer_shows_the_skill_and_the_evidence(make_tracker, domain) -> None:
     msgs, events = run(acts.ActionAskSkillAnswer(), make_tracker(slots={"pending_skills": [STRESS, TEAM]}), domain)
-    assert events == []
+    assert slots_of(events) == {"skill_shown": "gestion_du_stress"}  # answers count for this one only
     assert len(msgs) == 1
     text = msgs[0]["text"]
     assert text.startswith(services.referentiel().get("gestion_du_stress").title)
@@ -378,17 +390,17 @@ def claims(url: str) -> List[tuple]:
 def test_confirm_then_reject_records_claims(app_db: str, make_tracker, domain) -> None:
     exp_id = experience()
     slots = {"consent": "oui", "experience_id": exp_id, "pending_skills": [STRESS, TEAM],
-             "confirmed_now": [], "session_skills": ["rigueur"]}
+             "confirmed_now": [], "session_skills": ["rigueur"], "skill_shown": "gestion_du_stress"}
     result, msgs = confirm("oui", make_tracker(slots=slots), domain)
     assert msgs == []
     # one proposal left: the form asks again
-    assert result == {"skill_answer": None, "pending_skills": [TEAM],
+    assert result == {"skill_answer": None, "pending_skills": [TEAM], "skill_shown": None,
                       "confirmed_now": ["gestion_du_stress"], "session_skills": ["rigueur", "gestion_du_stress"]}
     assert claims(app_db) == [("gestion_du_stress", "confirmed", 0.82, "je suis resté calme")]
 
-    slots.update(result)
+    slots.update(result, skill_shown="travail_en_equipe")
     result, _ = confirm("non", make_tracker(slots=slots), domain)
-    assert result == {"skill_answer": "non", "pending_skills": [],
+    assert result == {"skill_answer": "non", "pending_skills": [], "skill_shown": None,
                       "confirmed_now": ["gestion_du_stress"], "session_skills": ["rigueur", "gestion_du_stress"]}
     assert claims(app_db)[1] == ("travail_en_equipe", "rejected", 0.45, "toute l'équipe")
 
@@ -397,7 +409,8 @@ def test_confirm_then_reject_records_claims(app_db: str, make_tracker, domain) -
                                            ("bof", "rejected"), ("pas vraiment", "rejected")])
 def test_free_text_answers_are_understood(app_db: str, make_tracker, domain, value: str, status: str) -> None:
     exp_id = experience()
-    tracker = make_tracker(text=value, slots={"consent": "oui", "experience_id": exp_id, "pending_skills": [STRESS]})
+    tracker = make_tracker(text=value, slots={"consent": "oui", "experience_id": exp_id, "pending_skills": [STRESS],
+                                              "skill_shown": "gestion_du_stress"})
     result, msgs = confirm(value, tracker, domain)
     assert msgs == []
     assert result["skill_answer"] == ("oui" if status == "confirmed" else "non")
@@ -407,7 +420,8 @@ def test_free_text_answers_are_understood(app_db: str, make_tracker, domain, val
 @pytest.mark.parametrize("value", ["euh", "je sais pas", "", None])
 def test_unclear_answer_asks_to_use_the_buttons(app_db: str, make_tracker, domain, value) -> None:
     exp_id = experience()
-    tracker = make_tracker(slots={"consent": "oui", "experience_id": exp_id, "pending_skills": [STRESS]})
+    tracker = make_tracker(slots={"consent": "oui", "experience_id": exp_id, "pending_skills": [STRESS],
+                                              "skill_shown": "gestion_du_stress"})
     result, msgs = confirm(value, tracker, domain)
     assert result == {"skill_answer": None}
     assert texts(msgs) == [messages.USE_BUTTONS]
@@ -415,7 +429,8 @@ def test_unclear_answer_asks_to_use_the_buttons(app_db: str, make_tracker, domai
 
 
 def test_confirm_without_consent_only_remembers_the_session(app_db: str, make_tracker, domain) -> None:
-    tracker = make_tracker(slots={"consent": "non", "experience_id": None, "pending_skills": [STRESS]})
+    tracker = make_tracker(slots={"consent": "non", "experience_id": None, "pending_skills": [STRESS],
+                                              "skill_shown": "gestion_du_stress"})
     result, _ = confirm("oui", tracker, domain)
     assert result["session_skills"] == ["gestion_du_stress"]
     assert result["skill_answer"] == "oui"
@@ -425,7 +440,8 @@ def test_confirm_without_consent_only_remembers_the_session(app_db: str, make_tr
 def test_confirm_after_consent_refused_stores_no_claim(app_db: str, make_tracker, domain) -> None:
     exp_id = experience()
     # an experience id left in the slots, but the consent slot now says no
-    tracker = make_tracker(slots={"consent": "non", "experience_id": exp_id, "pending_skills": [STRESS]})
+    tracker = make_tracker(slots={"consent": "non", "experience_id": exp_id, "pending_skills": [STRESS],
+                                              "skill_shown": "gestion_du_stress"})
     result, _ = confirm("oui", tracker, domain)
     assert result["confirmed_now"] == ["gestion_du_stress"]
     assert claims(app_db) == []
@@ -434,7 +450,8 @@ def test_confirm_after_consent_refused_stores_no_claim(app_db: str, make_tracker
 def test_confirm_form_through_run(app_db: str, make_tracker, domain) -> None:
     exp_id = experience()
     tracker = make_tracker(text="oui", intent="affirm", active_loop="confirm_skills_form",
-                           slots={"consent": "oui", "experience_id": exp_id, "pending_skills": [STRESS, TEAM]},
+                           slots={"consent": "oui", "experience_id": exp_id, "pending_skills": [STRESS, TEAM],
+                                  "skill_shown": "gestion_du_stress", "requested_slot": "skill_answer"},
                            slot_events={"skill_answer": "oui"})
     _, events = run(acts.ValidateConfirmSkillsForm(), tracker, domain)
     slots = slots_of(events)
@@ -448,8 +465,11 @@ def test_summary(app_db: str, make_tracker, domain) -> None:
                        make_tracker(slots={"consent": "oui", "confirmed_now": ["gestion_du_stress"]}), domain)
     title = services.referentiel().get("gestion_du_stress").title
     assert texts(msgs) == [f"Bravo 🎉 J'ajoute à ton profil : {title}."]
-    assert set(slots_of(events)) >= {"experience_story", "story_skills", "pending_skills", "confirmed_now"}
-    assert all(v is None for v in slots_of(events).values())
+    slots = slots_of(events)
+    assert set(slots) >= {"experience_story", "story_skills", "pending_skills", "confirmed_now", "skill_shown"}
+    assert all(v is None for k, v in slots.items() if k != "last_story")
+    # kept for corrections right after the summary (« enlève la rigueur »)
+    assert slots["last_story"]["confirmed"] == ["gestion_du_stress"]
     msgs, _ = run(acts.ActionSummariseSkills(), make_tracker(slots={"confirmed_now": []}), domain)
     assert "honnête" in texts(msgs)[0]
 

@@ -25,7 +25,7 @@ def ids(proposals) -> list:
 def test_aggregate_keeps_the_max_per_skill_with_its_evidence() -> None:
     merged = aggregate(
         [
-            [{"id": "rigueur", "confidence": 0.4, "evidence": "j'ai vérifié"},
+            [{"id": "rigueur", "confidence": 0.4, "evidence": "le patron a vérifié"},
              {"id": "autonomie", "confidence": 0.7, "evidence": "seul"}],
             [{"id": "rigueur", "confidence": 0.9, "evidence": "tout relu deux fois"}],
             [{"id": "autonomie", "confidence": 0.2}],
