@@ -497,3 +497,15 @@ def test_progress_prefs_and_resource_history(store: Store) -> None:
     assert not store.set_progress_prefs("nobody", kinds=[])
     with pytest.raises(ValueError):
         store.record_resources("u1", "rigueur", ["r1"], "liked")
+
+
+def test_taking_back_a_skill_only_touches_ones_own_claims(store: Store) -> None:
+    """« enlève la rigueur » with a forged experience id changes nothing of someone else's."""
+    store.record_consent("victim", True, "v1")
+    store.record_consent("attacker", True, "v1")
+    victim_exp = store.add_experience("victim", "histoire")
+    store.add_skill_claim("victim", victim_exp, "rigueur", 0.9, "confirmed", "je vérifie tout")
+    assert store.reject_claims("attacker", victim_exp, "rigueur") == 0
+    assert [c["status"] for c in store.export_person("victim")["experiences"][0]["skills"]] == ["confirmed"]
+    assert store.reject_claims("victim", victim_exp, "rigueur") == 1
+    assert [c["status"] for c in store.export_person("victim")["experiences"][0]["skills"]] == ["rejected"]
