@@ -222,9 +222,15 @@ def docs(texts: Sequence[str]) -> List[Any]:
 def detector_fit_predict(train: List[Story], negatives: List[str], test: List[str]) -> List[List[Dict[str, Any]]]:
     from bot.skills.detector import SkillDetector
 
+    from bot.skills.knowledge import CueMatcher, load_cues
+
     config = _config()
     ids = sorted({s for story in train for s in story.skills})
-    detector = SkillDetector(c=config.get("c", 8.0), random_seed=config.get("random_seed", 42))
+    cues = None
+    if config.get("cues"):
+        cues = CueMatcher(ids, load_cues(ROOT / config["cues"]))
+    detector = SkillDetector(c=config.get("c", 8.0), random_seed=config.get("random_seed", 42),
+                             cues=cues, cue_weight=float(config.get("cue_weight", 1.0)))
     detector.fit(docs([s.text for s in train] + list(negatives)),
                  [list(s.skills) for s in train] + [[] for _ in negatives], ids)
     threshold = float(config.get("threshold", 0.3))
