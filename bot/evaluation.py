@@ -1,7 +1,14 @@
-"""`make evaluate`: intent and soft-skill quality of the trained model on the
-held-out test files under tests/nlu (never used for training).
+"""`make evaluate`: intent and soft-skill quality of the trained model.
 
-Writes results/evaluation.json and results/evaluation.md and prints the table.
+Three yardsticks, from the most to the least independent:
+1. tests/heldout/stories.yml — stories written apart from the training data, from
+   another brief (never tuned on): the figures the README reports, with 95 %
+   bootstrap intervals; fails if any is a near-duplicate of a training story;
+2. grouped cross-validation on the training stories (tools.yardstick);
+3. tests/nlu — the team's own held-out set (intents; skills for comparison).
+Writes results/evaluation.{json,md}. The guard (tests/heldout/quality.yml) fails
+the run when the independent figures fall below the floors or below the
+accepted previous model by more than the margin.
 Skill metrics use the same proposal rule as the bot (bot.skills.propose).
 """
 from __future__ import annotations
@@ -138,20 +145,102 @@ def table(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+GUARD = ROOT / "tests" / "heldout" / "quality.yml"
+GUARDED = ("recall_at_3", "proposal_precision", "min_skill_f1")
+
+
+def independent(model: Path, cv: bool = True) -> Dict[str, Any]:
+    """The independent story set through the trained model (+ grouped CV)."""
+    from tools import yardstick
+
+    test = yardstick.heldout_stories()
+    train, negatives = yardstick.training_stories()
+    duplicates = yardstick.near_duplicates(test, train)
+    parses = asyncio.run(_parse_all(model, [s.text for s in test]))
+    gold = [s.skills for s in test]
+    ranked = [p.get("soft_skills") or [] for p in parses]
+    result: Dict[str, Any] = {
+        "stories": yardstick.story_metrics(gold, ranked),
+        "intervals": yardstick.bootstrap(gold, ranked),
+        "read_as_story": sum(1 for p in parses if classifier_intent(p) == "tell_experience") / len(parses),
+        "near_duplicates": duplicates,
+        "max_similarity": yardstick.max_similarity(test, train),
+    }
+    if cv:
+        result["grouped_cv"] = yardstick.grouped_cv(train, negatives, yardstick.detector_fit_predict)
+    return result
+
+
+def guard(result: Dict[str, Any], path: Path = GUARD) -> List[str]:
+    """Problems that fail `make evaluate` (empty list: pass)."""
+    import yaml
+
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))
+    stories = result["stories"]
+    problems = []
+    if result["near_duplicates"]:
+        problems.append(f"{len(result['near_duplicates'])} held-out stories are near-duplicates of training "
+                        f"stories (e.g. « {result['near_duplicates'][0]['test'][:60]}… »)")
+    for key in GUARDED:
+        value = stories[key]
+        floor = rules["floors"].get(key)
+        previous = (rules.get("accepted") or {}).get(key)
+        if floor is not None and value < floor:
+            problems.append(f"{key} = {value:.3f} is below the floor {floor}")
+        if previous is not None and value < previous - rules["margin"]:
+            problems.append(f"{key} = {value:.3f} fell more than {rules['margin']} below the accepted "
+                            f"model ({previous})")
+    ceiling = rules["floors"].get("no_proposal_max")
+    if ceiling is not None and stories["no_proposal"] > ceiling:
+        problems.append(f"no_proposal = {stories['no_proposal']:.3f} is above {ceiling}")
+    return problems
+
+
+def independent_table(result: Dict[str, Any]) -> str:
+    m, ci = result["stories"], result["intervals"]
+    lines = [
+        f"Independent stories (tests/heldout/stories.yml, {m['count']}; max similarity to a training "
+        f"story {result['max_similarity']:.2f}, near-duplicates {len(result['near_duplicates'])}):",
+        "",
+        "| measure | value | 95 % interval |",
+        "|---|---|---|",
+    ]
+    for key in ("recall_at_3", "proposal_precision", "no_proposal", "no_correct_proposal"):
+        lines.append(f"| {key} | **{m[key]:.3f}** | {ci[key][0]:.3f}–{ci[key][1]:.3f} |")
+    lines += [f"| proposals per story | {m['proposals_per_story']:.2f} | |",
+              f"| read as a story (intent) | {result['read_as_story']:.3f} | |", "",
+              "| skill | precision | recall | F1 | n |", "|---|---|---|---|---|"]
+    for name, s in sorted(m["per_skill"].items(), key=lambda kv: kv[1]["f1"]):
+        lines.append(f"| {name} | {s['precision']:.2f} | {s['recall']:.2f} | {s['f1']:.2f} | {s['support']} |")
+    cv = result.get("grouped_cv")
+    if cv:
+        lines += ["", f"Grouped {cv['folds']}-fold cross-validation on {cv['count']} training stories "
+                      f"({cv['groups']} groups): recall@3 {cv['recall_at_3']:.3f}, precision "
+                      f"{cv['proposal_precision']:.3f}, no proposal {cv['no_proposal']:.3f}, "
+                      f"weakest skill F1 {cv['min_skill_f1']:.2f}"]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=str(ROOT / "models" / "atouts.tar.gz"))
     parser.add_argument("--tests", default=str(ROOT / "tests" / "nlu"))
     parser.add_argument("--out", default=str(ROOT / "results"))
+    parser.add_argument("--no-cv", action="store_true", help="skip the grouped cross-validation")
+    parser.add_argument("--no-guard", action="store_true", help="report only, never fail")
     args = parser.parse_args()
     result = evaluate(Path(args.model), Path(args.tests))
+    result["independent"] = independent(Path(args.model), cv=not args.no_cv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
-    text = table(result)
+    text = independent_table(result["independent"]) + "\n\nTeam-written held-out set (tests/nlu):\n\n" + table(result)
     (out / "evaluation.md").write_text(text + "\n", encoding="utf-8")
     print(text)
-    return 0
+    problems = [] if args.no_guard else guard(result["independent"])
+    for problem in problems:
+        print(f"QUALITY GUARD: {problem}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.config import ROOT
 from bot.referentiel import load_referentiel
 from bot.skills.detector import SkillDetector
+from bot.skills.knowledge import CueMatcher, load_cues
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ class SoftSkillClassifier(GraphComponent):
             "char_weight": 1.0,
             "random_seed": 42,
             "referentiel": "data/referentiel",
+            # cue expressions per skill (bot.skills.knowledge); "" to train without
+            "cues": "",
+            "cue_weight": 1.0,
         }
 
     def __init__(
@@ -126,7 +130,17 @@ class SoftSkillClassifier(GraphComponent):
         missing = sorted(set(known) - set(used))
         if missing:
             logger.warning("No labelled story for skills %s: they cannot be detected.", missing)
+        cues = None
+        if self._config.get("cues"):
+            path = Path(self._config["cues"])
+            expressions = load_cues(path if path.is_absolute() else ROOT / path)
+            strangers = sorted(set(expressions) - set(known))
+            if strangers:
+                raise ValueError(f"{path}: cues for skills missing from the référentiel: {strangers}")
+            cues = CueMatcher(used, expressions)
         self._detector = SkillDetector(
+            cues=cues,
+            cue_weight=self._config["cue_weight"],
             c=self._config["c"],
             dense_weight=self._config["dense_weight"],
             char_weight=self._config["char_weight"],

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from bot.nlu.features import (  # noqa: F401  (re-exported for tests)
@@ -25,6 +26,7 @@ from bot.nlu.features import (  # noqa: F401  (re-exported for tests)
 )
 from bot.nlu.text import fold
 from bot.skills.evidence import choose_clause
+from bot.skills.knowledge import CueMatcher
 
 _CLAUSE_BREAK_WORDS = {"mais", "donc", "puis", "alors", "car", "sauf", "ensuite", "finalement", "et"}
 _LEADING_CONNECTIVES = re.compile(r"^(?:(?:mais|donc|puis|alors|car|et|ensuite|finalement|du coup|parce que|pcq|bref|enfin)\b[\s,]*)+", re.IGNORECASE)
@@ -96,9 +98,13 @@ class SkillDetector:
         dense_weight: float = 1.0,
         char_weight: float = 1.0,
         random_seed: int = 42,
+        cues: Optional[CueMatcher] = None,
+        cue_weight: float = 1.0,
     ) -> None:
         self.c = c
         self.random_seed = random_seed
+        self.cues = cues
+        self.cue_weight = cue_weight
         self.featurizer = TextFeaturizer(
             char_ngrams=(3, 5), char_min_df=2, char_weight=char_weight, dense_weight=dense_weight
         )
@@ -112,7 +118,7 @@ class SkillDetector:
         if not docs:
             raise ValueError("no labelled story to train the soft-skill detector on")
         self.skill_ids = list(skill_ids)
-        x = self.featurizer.fit_transform(docs)
+        x = self._with_cues(self.featurizer.fit_transform(docs), docs)
         rows, bias = [], []
         for skill in self.skill_ids:
             y = np.array([1 if skill in ls else 0 for ls in labels])
@@ -129,21 +135,32 @@ class SkillDetector:
         self.bias = np.array(bias, dtype=np.float32)
         return self
 
+    def _with_cues(self, x: sp.csr_matrix, spans: Sequence[Any]) -> sp.csr_matrix:
+        """The référentiel's cue expressions as extra columns (bot.skills.knowledge)."""
+        if self.cues is None:
+            return x
+        return sp.hstack([x, sp.csr_matrix(self.cues.features(spans) * self.cue_weight)]).tocsr()
+
     def save(self, directory: Path) -> None:
-        meta = {"skill_ids": self.skill_ids, "c": self.c, "random_seed": self.random_seed}
+        meta: Dict[str, Any] = {"skill_ids": self.skill_ids, "c": self.c, "random_seed": self.random_seed,
+                                "cue_weight": self.cue_weight}
+        if self.cues is not None:
+            meta["cues"] = self.cues.to_json()
         save_linear(directory, "detector", meta, self.featurizer, self.weights, self.bias)
 
     @classmethod
     def load(cls, directory: Path) -> "SkillDetector":
         meta, featurizer, weights, bias = load_linear(directory, "detector")
-        detector = cls(meta["c"], random_seed=meta["random_seed"])
+        cues = CueMatcher.from_json(meta["cues"]) if meta.get("cues") else None
+        detector = cls(meta["c"], random_seed=meta["random_seed"], cues=cues,
+                       cue_weight=float(meta.get("cue_weight", 1.0)))
         detector.featurizer = featurizer
         detector.skill_ids = list(meta["skill_ids"])
         detector.weights, detector.bias = weights, bias
         return detector
 
     def _probabilities(self, spans: Sequence[Any]) -> np.ndarray:
-        logits = self.featurizer.transform(spans) @ self.weights.T + self.bias
+        logits = self._with_cues(self.featurizer.transform(spans), spans) @ self.weights.T + self.bias
         return 1.0 / (1.0 + np.exp(-np.asarray(logits)))
 
     def score(self, doc: Any) -> List[SkillScore]:
