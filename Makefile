@@ -70,7 +70,7 @@ run: setup $(MODEL)
 	$(PY) -m bot.launcher
 
 evaluate: setup $(MODEL)
-	$(PY) -m bot.evaluation --model $(MODEL) --out results
+	$(PY) -m bot.evaluation --model $(MODEL) --out results $(EVAL_ARGS)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests -m "not e2e" -q
