@@ -14,6 +14,8 @@ from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import rasa_speedups
+from bot.privacy.files import private_sqlite
+from bot.storage.db import checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ def erasure_requested(tracker: DialogueStateTracker) -> bool:
 
 class ErasableSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if kwargs.get("dialect", "sqlite") == "sqlite":  # the file 0600 before SQLite creates it
+            private_sqlite(str(kwargs.get("db") or "rasa.db"))
         super().__init__(*args, **kwargs)
         rasa_speedups.apply()
         if self.engine.dialect.name == "sqlite":
@@ -56,5 +60,6 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
                 .delete(synchronize_session=False)
             )
             session.commit()
+        checkpoint(self.engine)  # no copy left in the write-ahead log
         logger.info("Erased a conversation (%d events).", deleted)
         return deleted

@@ -25,7 +25,14 @@ from alembic import command
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.storage.db import DEFAULT_URL, alembic_config, make_engine, migration_connection, url_from_env
+from bot.storage.db import (
+    DEFAULT_URL,
+    alembic_config,
+    checkpoint,
+    make_engine,
+    migration_connection,
+    url_from_env,
+)
 from bot.storage.challenge import (
     ChallengeStore,
     InvitationInfo,
@@ -417,6 +424,7 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
                 s.execute(stmt.execution_options(synchronize_session=False)).rowcount
                 for stmt in statements
             )
+        checkpoint(self._engine)  # no copy of the erased rows left in the write-ahead log
         log.info("erased a person (%d rows)", deleted)
         return deleted
 
