@@ -15,6 +15,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import rasa_speedups
 from bot.privacy.files import private_sqlite
+from bot.privacy.tracker import RedactingStore
 from bot.storage.db import checkpoint
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def erasure_requested(tracker: DialogueStateTracker) -> bool:
     return False
 
 
-class ErasableSQLTrackerStore(SQLTrackerStore):
+class ErasableSQLTrackerStore(RedactingStore, SQLTrackerStore):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         if kwargs.get("dialect", "sqlite") == "sqlite":  # the file 0600 before SQLite creates it
             private_sqlite(str(kwargs.get("db") or "rasa.db"))
@@ -50,7 +51,9 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         if erasure_requested(tracker):
             await self.erase(tracker.sender_id)
             return
-        await super().save(tracker)
+        # links, typed addresses and e-mails never stored in clear (bot/privacy/redaction.py)
+        await super().save(self.redacted_for_storage(tracker))
+        self.forget_after_use(tracker)  # « Je ne garde rien »: a story without consent, a place
 
     async def erase(self, sender_id: str) -> int:
         with self.session_scope() as session:

@@ -428,6 +428,13 @@ class Store(ChallengeStore, ProgressStore, PartnerStore):
         log.info("erased a person (%d rows)", deleted)
         return deleted
 
+    def consent_dates(self) -> list[tuple[str, datetime | None]]:
+        """(sender id, consent date or creation date) of every stored person: the
+        retention job's list (bot/privacy/retention.py)."""
+        with self._session() as s:
+            rows = s.execute(select(Person.sender_id, Person.consent_at, Person.created_at)).all()
+        return [(sender, aware(consent_at or created_at)) for sender, consent_at, created_at in rows]
+
     # --- channel deliveries (platform retries) -----------------------------
 
     def claim_delivery(self, channel: str, delivery_id: str) -> bool:

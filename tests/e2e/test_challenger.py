@@ -319,7 +319,7 @@ def test_self_answered_link_in_the_chat_browser_gives_no_badge(client) -> None:
     assert status == 200 and "confirme ton adresse" in page
     time.sleep(3)
     assert badge_ids(client, sender) == []
-    assert not any("a répondu" in t for t in bot_texts(client, sender))
+    assert not any("Karim, ton coach, a répondu" in t for t in bot_texts(client, sender))
 
 
 def test_same_referent_address_twice_counts_once(client, store) -> None:
