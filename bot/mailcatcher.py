@@ -49,7 +49,7 @@ class Outbox:
     def add(self, mail_from: str, rcpt_to: List[str], data: bytes) -> Mail:
         message = BytesParser(policy=policy.default).parsebytes(data)
         part = message.get_body(preferencelist=("plain", "html"))
-        body = part.get_content() if part is not None else ""
+        body = (part.get_content() if part is not None else "").replace("\r\n", "\n")
         mail = Mail(datetime.now(timezone.utc).isoformat(timespec="seconds"), mail_from, rcpt_to,
                     str(message.get("Subject", "")), str(message.get("To", "")), body)
         self.mails.append(mail)
