@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Optional
 
@@ -49,6 +50,8 @@ from bot.web.referent import (
 if TYPE_CHECKING:
     from bot.storage.challenge import InvitationView
 
+log = logging.getLogger(__name__)
+
 CHAT_COOKIE = "atouts_chat"
 CHAT_COOKIE_MAX_AGE = 365 * 24 * 3600
 CHAT_PAGES = ("/", "/widget")
@@ -60,6 +63,9 @@ KEYED_KEY = web.AppKey("referent_keyed", Keyed)
 
 def setup_verification(app: web.Application) -> None:
     app[KEYED_KEY] = Keyed(app[SETTINGS_KEY].var_dir)
+    if not app[SETTINGS_KEY].email_enabled:
+        log.warning("no SMTP server (ATOUTS_SMTP_HOST): referents cannot confirm their address, "
+                    "their answers will not count")
     app.on_response_prepare.append(_mark_chat_browser)
     app.router.add_post("/referent/{token}/email", email_post)
     app.router.add_post("/referent/{token}/code", code_post)
