@@ -209,6 +209,9 @@ def test_a_referent_answer_reaches_telegram_proactively(chat: TelegramChat, stor
     outcome, _ = store.submit_referent(token, {skill: {item.id: 3 for item in items}},
                                        {skill: "Toujours carrée"})
     assert outcome == "ok"
+    # the referent confirmed their address (bot/web/referent_verify.py): the answers count
+    assert store.start_verification(token, "k" * 64, "c" * 64) == "ok"
+    assert store.confirm_verification(token, "c" * 64)[0] == "ok"
 
     mark = chat.fake.mark()
     status, body = chat.client.post(
