@@ -51,8 +51,7 @@ class ErasableSQLTrackerStore(RedactingStore, SQLTrackerStore):
         if erasure_requested(tracker):
             await self.erase(tracker.sender_id)
             return
-        # links, typed addresses and e-mails never stored in clear (bot/privacy/redaction.py)
-        await super().save(self.redacted_for_storage(tracker))
+        await super().save(tracker)  # new events redacted: RedactingStore._additional_events
         self.forget_after_use(tracker)  # « Je ne garde rien »: a story without consent, a place
 
     async def erase(self, sender_id: str) -> int:

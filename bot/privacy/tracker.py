@@ -1,16 +1,14 @@
 """The tracker store's side of `bot.privacy.redaction`: what reaches the Rasa database.
 
 Mixed into `bot.tracker_store.ErasableSQLTrackerStore` (a `SQLTrackerStore`):
-`redacted_for_storage(tracker)` gives the tracker to write, its new events redacted;
+`_additional_events` (called by `SQLTrackerStore.save`) gives the new events redacted;
 `forget_stories_of(sender_id)` rewrites a non-consenting person's stored events once a
 story is over."""
 from __future__ import annotations
 
-import copy
 import json
 import logging
-from collections import deque
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 from rasa.shared.core.events import ActiveLoop, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -34,25 +32,18 @@ def _requested(events: List[Event]) -> Optional[str]:
 class RedactingStore:
     """Needs `session_scope`, `_event_query`, `SQLEvent` and `engine` (SQLTrackerStore)."""
 
-    def _stored_count(self, sender_id: str) -> int:
-        with self.session_scope() as session:  # type: ignore[attr-defined]
-            return self._event_query(  # type: ignore[attr-defined]
-                session, sender_id, fetch_events_from_all_sessions=False).count()
-
-    def redacted_for_storage(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
-        """A shallow copy of `tracker` whose not yet stored events are redacted."""
-        events = list(tracker.events)
-        stored = self._stored_count(tracker.sender_id)
-        new = events[stored:]
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The events SQLTrackerStore.save is about to write (those not stored yet),
+        redacted: same session, no extra query."""
+        new = list(super()._additional_events(session, tracker))  # type: ignore[misc]
         if not new:
-            return tracker
+            return iter(new)
+        events = list(tracker.events)
+        before_new = events[:len(events) - len(new)]
         dicts = [event.as_dict() for event in new]
-        clean = redaction.redact_events(dicts, _requested(events[:stored]))
-        rebuilt = [event if before == after else Event.from_parameters(after)
-                   for event, before, after in zip(new, dicts, clean)]
-        view = copy.copy(tracker)
-        view.events = deque(events[:stored] + rebuilt, maxlen=tracker.events.maxlen)
-        return view
+        clean = redaction.redact_events(dicts, _requested(before_new))
+        return iter([event if before == after else Event.from_parameters(after)
+                     for event, before, after in zip(new, dicts, clean)])
 
     def used_up(self, tracker: DialogueStateTracker) -> tuple[bool, bool]:
         """(a story of a person without consent is over, a missions search is over) in
