@@ -470,7 +470,9 @@ class ActionManageInvitations(Action):
                 dispatcher.utter_message(text=text)
                 return []
         invitations = store.invitations_of(tracker.sender_id)
-        lines = [messages.invitation_line(i.referent_name, i.relation, i.state) for i in invitations]
+        lines = [messages.invitation_line(i.referent_name, i.relation,
+                                          "to_confirm" if i.awaiting_verification else i.state)
+                 for i in invitations]
         open_ones = [i for i in invitations if i.state == "open"]
         dispatcher.utter_message(text=messages.invitations_list(lines))
         if open_ones:

@@ -18,6 +18,8 @@ from bot.storage import ReferentAnswers, SelfAssessment, Store, StoredBadge
 
 LINKEDIN_ADD = "https://www.linkedin.com/profile/add"
 ORGANISATION = "Atouts"
+# only referents who confirmed an address they control count (bot/web/referent_verify.py)
+REFERENT_VERIFICATION = "adresse e-mail vérifiée"
 
 
 def next_item(skill: Skill, answers: dict | None) -> Optional[Item]:
@@ -84,6 +86,7 @@ def progress(store: Store, issuer: Optional[BadgeIssuer], skill: Skill, rules: S
     issued = issuer.issue(BadgeRequest(
         skill=skill, level=result.level, referents=result.valid_referents,  # type: ignore[arg-type]
         subject_ref=sender_id, min_referents=rules.level(result.level).min_referents,
+        verification=REFERENT_VERIFICATION,
     ), now=now)
     key = store.save_badge(sender_id, issued.id, skill.id, result.level, issued.token,
                            issued.status_index, _issued_at(issued.credential))

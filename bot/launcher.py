@@ -25,6 +25,8 @@ from bot.config import ROOT
 from bot.service_secrets import ACTIONS_SECRET, RASA_TOKEN, stack_secrets
 
 BIN = Path(sys.executable).parent
+MAIL_CATCHER_FLAG = "ATOUTS_MAIL_CATCHER"
+RETENTION_EVERY = 24 * 3600.0  # seconds between two runs of bot.privacy.retention
 
 
 @dataclass
@@ -38,6 +40,9 @@ class StackConfig:
     cors: str = ""  # empty: the web app's own origins (see cors_origins)
     db_url: Optional[str] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
+    # local mail catcher (bot.mailcatcher), used when ATOUTS_SMTP_HOST is not configured
+    mail_smtp_port: int = 1025
+    mail_web_port: int = 8025
 
     @classmethod
     def from_env(cls) -> "StackConfig":
@@ -50,6 +55,8 @@ class StackConfig:
             web_port=int(env.get("ATOUTS_WEB_PORT", "8080")),
             host=env.get("ATOUTS_WEB_HOST", "127.0.0.1"),
             cors=env.get("ATOUTS_CORS_ORIGINS", ""),
+            mail_smtp_port=int(env.get("ATOUTS_MAILCATCHER_SMTP_PORT", "1025")),
+            mail_web_port=int(env.get("ATOUTS_MAILCATCHER_PORT", "8025")),
         )
 
     @property
@@ -164,8 +171,18 @@ class Stack:
             }
         )
         env.update(c.extra_env)
+        if not env.get("ATOUTS_SMTP_HOST", "").strip():  # mails go to the local catcher
+            env.update({"ATOUTS_SMTP_HOST": "127.0.0.1", "ATOUTS_SMTP_PORT": str(c.mail_smtp_port),
+                        "ATOUTS_SMTP_STARTTLS": "0", "ATOUTS_SMTP_USER": "", "ATOUTS_SMTP_PASSWORD": "",
+                        MAIL_CATCHER_FLAG: "1"})
+        if env.get("ATOUTS_TELEMETRY", "").strip() != "1":  # Rasa telemetry off unless asked
+            env["RASA_TELEMETRY_ENABLED"] = "false"
         env.update(self.secrets)
         return env
+
+    @property
+    def mail_catcher(self) -> bool:
+        return self.env().get(MAIL_CATCHER_FLAG) == "1"
 
     def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> None:
         out = None
@@ -188,6 +205,9 @@ class Stack:
         self.secrets = stack_secrets(c.var_dir, {**os.environ, **c.extra_env})
         endpoints = write_endpoints(c)
         credentials = write_credentials(c, self.env())
+        if self.mail_catcher:
+            self._spawn("mail", [sys.executable, "-m", "bot.mailcatcher", "--smtp-port", str(c.mail_smtp_port),
+                                 "--http-port", str(c.mail_web_port)])
         # our entry points: the action server on loopback with the shared secret, Rasa
         # with its API token (neither secret on a command line)
         self._spawn("actions", [sys.executable, "-m", "bot.action_server", "--actions", "actions",
@@ -255,11 +275,24 @@ class Stack:
 
     def urls(self) -> Dict[str, str]:
         c = self.config
-        return {
+        urls = {
             "actions": f"http://127.0.0.1:{c.actions_port}/health",
             "rasa": f"http://127.0.0.1:{c.rasa_port}/status?token={urllib.parse.quote(self.rasa_token)}",
             "web": f"http://127.0.0.1:{c.web_port}/health",
         }
+        if self.mail_catcher:
+            urls["mail"] = f"http://127.0.0.1:{c.mail_web_port}/health"
+        return urls
+
+    def run_retention(self) -> Optional[subprocess.Popen]:
+        """`python -m bot.privacy.retention` in the background (app database + tracker)."""
+        try:
+            return subprocess.Popen([sys.executable, "-m", "bot.privacy.retention",
+                                     "--tracker-db", str(self.config.tracker_db)],
+                                    cwd=ROOT, env=self.env(), start_new_session=True)
+        except OSError as exc:
+            print(f"retention not run ({type(exc).__name__})", file=sys.stderr)
+            return None
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -328,13 +361,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"   API Rasa : http://localhost:{config.rasa_port} (jeton : ATOUTS_RASA_TOKEN, sinon "
         f"{config.var_dir / 'keys' / 'rasa_api.token'})  ·  Ctrl-C pour tout arrêter.\n"
     )
+    if stack.mail_catcher:
+        print(f"   Mails (invitations, codes des référents) : http://localhost:{config.mail_web_port}\n")
+    retention_at = time.monotonic()  # first run now, then daily
+    retention: Optional[subprocess.Popen] = None
     try:
         while not stopping:
+            if time.monotonic() >= retention_at and (retention is None or retention.poll() is not None):
+                retention = stack.run_retention()
+                retention_at = time.monotonic() + RETENTION_EVERY
             if any(p.poll() is not None for p in stack.processes):
                 print("Un service s'est arrêté : on arrête tout.", file=sys.stderr)
                 break
             time.sleep(0.5)
     finally:
+        if retention is not None and retention.poll() is None:
+            retention.terminate()
         stack.stop()
         print("Atouts est arrêté.")
     return 0

@@ -16,6 +16,7 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 EMAIL_MAX = 254
+DEFAULT_FROM = "Atouts <no-reply@localhost>"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
@@ -42,6 +43,22 @@ def invitation_email(sender: str, to: str, referent_name: str, person_name: str,
         f"Ça prend 3 minutes, sans compte à créer :\n{url}\n\n"
         f"Le lien marche une seule fois, pendant {days} jours.\n\n"
         f"Merci !\nAtouts\n"
+    )
+    return message
+
+
+def verification_email(sender: str, to: str, code: str, person_name: str, minutes: int) -> EmailMessage:
+    """The one-time code that proves a referent controls the address they gave."""
+    message = EmailMessage()
+    message["Subject"] = f"Ton code Atouts : {code}"
+    message["From"] = sender or DEFAULT_FROM
+    message["To"] = to
+    message.set_content(
+        f"Bonjour,\n\n"
+        f"Tu viens de donner ton avis sur {person_name} dans Atouts. Pour qu'il compte, "
+        f"recopie ce code sur la page :\n\n    {code}\n\n"
+        f"Il marche {minutes} minutes. Si ce n'est pas toi, ignore ce message : "
+        f"rien ne sera pris en compte.\n\nAtouts\n"
     )
     return message
 

@@ -464,7 +464,7 @@ def invitations_list(lines: Sequence[str]) -> str:
 
 def invitation_line(name: str, relation: str, state: str) -> str:
     states = {"open": "en attente", "used": "a répondu ✅", "expired": "lien expiré",
-              "revoked": "lien annulé"}
+              "revoked": "lien annulé", "to_confirm": "a répondu, doit encore confirmer son adresse ✉️"}
     return f"{name} ({RELATION_LABELS.get(relation, 'autre')}) : {states.get(state, state)}"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import sqlalchemy as sa
 
@@ -25,6 +25,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import rasa_speedups
 from bot.sender_ids import CHANNEL_PREFIXES
+from bot.privacy.files import private_sqlite
+from bot.privacy.tracker import RedactingStore
+from bot.storage.db import checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +75,10 @@ def erasure_requested(tracker: DialogueStateTracker) -> bool:
     return False
 
 
-class ErasableSQLTrackerStore(SQLTrackerStore):
+class ErasableSQLTrackerStore(RedactingStore, SQLTrackerStore):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if kwargs.get("dialect", "sqlite") == "sqlite":  # the file 0600 before SQLite creates it
+            private_sqlite(str(kwargs.get("db") or "rasa.db"))
         super().__init__(*args, **kwargs)
         rasa_speedups.apply()
         if self.engine.dialect.name == "sqlite":
@@ -128,20 +133,18 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         if erasure_requested(tracker):
             await self.erase(tracker.sender_id)
             return
-        await self.stream_events(tracker)
-        # SQLTrackerStore.save (Rasa 3.6), with every event redacted before it is written
-        with self.session_scope() as session:
-            for event in self._additional_events(session, tracker):
-                self._add_event(session, tracker.sender_id, event)
-            session.commit()
+        await super().save(tracker)  # new events redacted: RedactingStore._additional_events
+        self.forget_after_use(tracker)  # « Je ne garde rien »: a story without consent, a place
 
-    def _add_event(self, session: Any, sender_id: str, event: Event) -> None:
-        data = redact(event.as_dict())
-        intent = (data.get("parse_data") or {}).get("intent", {}).get("name")
-        session.add(self.SQLEvent(
-            sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-            intent_name=intent, action_name=data.get("name"), data=json.dumps(data),
-        ))
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The new events, redacted by bot.privacy (links, addresses, e-mails, stories
+        without consent) and then by ``REDACTORS`` (crisis messages)."""
+        out = []
+        for event in super()._additional_events(session, tracker):
+            before = event.as_dict()
+            after = redact(dict(before))
+            out.append(event if after == before else Event.from_parameters(after))
+        return iter(out)
 
     async def erase(self, sender_id: str) -> int:
         with self.session_scope() as session:
@@ -151,5 +154,6 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
                 .delete(synchronize_session=False)
             )
             session.commit()
+        checkpoint(self.engine)  # no copy left in the write-ahead log
         logger.info("Erased a conversation (%d events).", deleted)
         return deleted

@@ -80,6 +80,7 @@ class BadgeRequest:
     email: Optional[str] = field(default=None, repr=False)
     min_referents: Optional[int] = None
     valid_until: Optional[datetime] = None
+    verification: Optional[str] = None  # how each referent was checked, e.g. "adresse e-mail vérifiée"
 
     def __post_init__(self) -> None:
         if self.level not in LEVEL_LABELS:
@@ -116,10 +117,12 @@ def _criteria(skill: Skill, level: str, min_referents: Optional[int]) -> str:
 
 def _evidence(skill: Skill, request: BadgeRequest) -> Evidence:
     n = request.referents
+    checked = f" ({request.verification} pour chacun)" if request.verification and n > 1 else (
+        f" ({request.verification})" if request.verification else "")
     return Evidence(
         name="Auto-évaluation et regards de référents",
         narrative=(f"Auto-évaluation sur les comportements de la compétence « {skill.label} », "
-                   f"confirmée par {n} référent{'s' if n > 1 else ''} au niveau "
+                   f"confirmée par {n} référent{'s' if n > 1 else ''}{checked} au niveau "
                    f"« {LEVEL_LABELS[request.level]} ». Aucune donnée concernant les référents ne figure "
                    f"dans ce badge."),
     )

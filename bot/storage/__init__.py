@@ -25,7 +25,14 @@ from alembic import command
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.storage.db import DEFAULT_URL, alembic_config, make_engine, migration_connection, url_from_env
+from bot.storage.db import (
+    DEFAULT_URL,
+    alembic_config,
+    checkpoint,
+    make_engine,
+    migration_connection,
+    url_from_env,
+)
 from bot.storage.challenge import (
     ChallengeStore,
     InvitationInfo,
@@ -453,8 +460,16 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
                 s.execute(stmt.execution_options(synchronize_session=False)).rowcount
                 for stmt in statements
             )
+        checkpoint(self._engine)  # no copy of the erased rows left in the write-ahead log
         log.info("erased a person (%d rows)", deleted)
         return deleted
+
+    def consent_dates(self) -> list[tuple[str, datetime | None]]:
+        """(sender id, consent date or creation date) of every stored person: the
+        retention job's list (bot/privacy/retention.py)."""
+        with self._session() as s:
+            rows = s.execute(select(Person.sender_id, Person.consent_at, Person.created_at)).all()
+        return [(sender, aware(consent_at or created_at)) for sender, consent_at, created_at in rows]
 
     # --- channel deliveries (platform retries) -----------------------------
 

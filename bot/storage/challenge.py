@@ -7,6 +7,7 @@ and a relationship; everything here is exported and erased with the person.
 """
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 
 InvitationState = Literal["open", "used", "expired", "revoked"]
 SubmitOutcome = Literal["ok", "used", "expired", "revoked", "unknown"]
+VerifyOutcome = Literal["ok", "unknown", "not_answered", "revoked", "verified", "duplicate", "too_many",
+                        "wrong", "expired", "no_code"]
+MAX_CODE_SENDS = 3
+MAX_CODE_ATTEMPTS = 5
 MAX_SKILLS_PER_INVITATION = 4
 
 
@@ -62,6 +67,13 @@ class InvitationInfo:
     used_at: Optional[datetime]
     revoked_at: Optional[datetime]
     state: InvitationState
+    verified_at: Optional[datetime] = None  # the referent confirmed an address they control
+    code_sent: bool = False  # a verification code was sent and is still valid
+
+    @property
+    def awaiting_verification(self) -> bool:
+        """Answered, but the referent has not confirmed their address yet: not counted."""
+        return self.state == "used" and self.verified_at is None
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,9 @@ def _info(row: Invitation, now: Optional[datetime] = None) -> InvitationInfo:
         skill_ids=tuple(row.skill_ids or ()), created_at=aware(row.created_at),  # type: ignore[arg-type]
         expires_at=aware(row.expires_at), used_at=aware(row.used_at),  # type: ignore[arg-type]
         revoked_at=aware(row.revoked_at), state=_state(row, now or utcnow()),
+        verified_at=aware(row.verified_at),  # type: ignore[arg-type]
+        code_sent=row.code_hash is not None and row.code_expires_at is not None
+        and aware(row.code_expires_at) > (now or utcnow()),  # type: ignore[operator]
     )
 
 
@@ -350,14 +365,100 @@ class ChallengeStore:
                 select(ReferentResponse, Invitation)
                 .join(Invitation, ReferentResponse.invitation_id == Invitation.id)
                 .join(Person, Invitation.person_id == Person.id)
-                .where(Person.sender_id == sender_id, ReferentResponse.skill_id == skill_id)
-                .order_by(ReferentResponse.submitted_at, ReferentResponse.id)
+                .where(Person.sender_id == sender_id, ReferentResponse.skill_id == skill_id,
+                       Invitation.verified_at.is_not(None))
+                .order_by(Invitation.verified_at, ReferentResponse.id)
             ).all()
-            return [
-                ReferentAnswers(inv.id, inv.referent_name, inv.relation, dict(resp.answers or {}),
-                                resp.comment, aware(resp.submitted_at))
-                for resp, inv in rows
-            ]
+            seen: set[str] = set()
+            kept = []
+            for resp, inv in rows:  # one referent (one confirmed address) counts once
+                if inv.referent_key in seen:
+                    continue
+                seen.add(inv.referent_key)
+                kept.append(ReferentAnswers(inv.id, inv.referent_name, inv.relation, dict(resp.answers or {}),
+                                            resp.comment, aware(resp.submitted_at)))
+            return sorted(kept, key=lambda r: (r.submitted_at, r.invitation_id))
+
+    # --- referent verification -----------------------------------------------------
+
+    @staticmethod
+    def _answered(s: Session, token: str) -> Invitation | None:
+        if not plausible(token):
+            return None
+        return s.execute(
+            select(Invitation).where(Invitation.token_hash == hash_token(token))
+        ).scalar_one_or_none()
+
+    @staticmethod
+    def _check_answered(row: Invitation | None, now: datetime) -> VerifyOutcome | None:
+        if row is None:
+            return "unknown"
+        if row.verified_at is not None:
+            return "verified"
+        if row.revoked_at is not None:
+            return "revoked"
+        if row.used_at is None:
+            return "not_answered"
+        return None
+
+    @staticmethod
+    def _duplicate(s: Session, row: Invitation, referent_key: str) -> bool:
+        """The same confirmed address already answered for this person on one of these skills."""
+        others = s.execute(
+            select(Invitation).where(Invitation.person_id == row.person_id, Invitation.id != row.id,
+                                     Invitation.referent_key == referent_key,
+                                     Invitation.verified_at.is_not(None))
+        ).scalars().all()
+        skills = set(row.skill_ids or ())
+        return any(skills & set(other.skill_ids or ()) for other in others)
+
+    def start_verification(self, token: str, referent_key: str, code_hash: str,
+                           ttl_seconds: int = 1800) -> VerifyOutcome:
+        """After the answers: remember the keyed hash of the address the referent gave and
+        of the code sent to it. Refused for an address that already answered for the same
+        person and skill, and after MAX_CODE_SENDS codes."""
+        now = utcnow()
+        with self._session() as s, s.begin():
+            row = self._answered(s, token)
+            problem = self._check_answered(row, now)
+            if problem is not None:
+                return problem
+            assert row is not None
+            if self._duplicate(s, row, referent_key):
+                return "duplicate"
+            if row.code_sends >= MAX_CODE_SENDS:
+                return "too_many"
+            row.referent_key, row.code_hash = referent_key, code_hash
+            row.code_expires_at = now + timedelta(seconds=ttl_seconds)
+            row.code_attempts = 0
+            row.code_sends = row.code_sends + 1
+            return "ok"
+
+    def confirm_verification(self, token: str, code_hash: str) -> tuple[VerifyOutcome, Submission | None]:
+        """The referent typed the code: their answers count from now on (once per address)."""
+        now = utcnow()
+        with self._session() as s, s.begin():
+            row = self._answered(s, token)
+            problem = self._check_answered(row, now)
+            if problem is not None:
+                return problem, None
+            assert row is not None
+            if row.code_hash is None or row.referent_key is None:
+                return "no_code", None
+            if row.code_attempts >= MAX_CODE_ATTEMPTS:
+                return "too_many", None
+            if aware(row.code_expires_at) <= now:  # type: ignore[operator]
+                return "expired", None
+            if not hmac.compare_digest(row.code_hash, code_hash):
+                row.code_attempts = row.code_attempts + 1
+                return ("too_many" if row.code_attempts >= MAX_CODE_ATTEMPTS else "wrong"), None
+            if self._duplicate(s, row, row.referent_key):
+                return "duplicate", None
+            row.verified_at = now
+            row.code_hash = None
+            row.code_expires_at = None
+            s.flush()
+            return "ok", Submission(row.person.sender_id, row.person.channel, _info(row, now))
 
     # --- export ------------------------------------------------------------------
 
@@ -377,6 +478,7 @@ class ChallengeStore:
                     "skill_ids": list(inv.skill_ids or ()), "created_at": iso(inv.created_at),
                     "expires_at": iso(inv.expires_at), "used_at": iso(inv.used_at),
                     "revoked_at": iso(inv.revoked_at), "state": _state(inv, now),
+                    "referent_verified_at": iso(inv.verified_at),
                     "answers": [
                         {"skill_id": r.skill_id, "answers": dict(r.answers or {}), "comment": r.comment,
                          "submitted_at": iso(r.submitted_at)}

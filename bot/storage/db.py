@@ -9,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from bot.privacy.files import private_sqlite
+
 DEFAULT_URL = "sqlite:///var/atouts.db"  # documented default; the absolute path comes from bot.config
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -23,8 +25,11 @@ def url_from_env() -> str:
 def tune_sqlite(dbapi_connection, _record=None) -> None:
     """Foreign keys on (cascades); WAL journal with normal sync: readers don't
     block the writer and a commit costs no fsync of the whole file (durable
-    up to the last checkpoint, the usual setting for WAL)."""
+    up to the last checkpoint, the usual setting for WAL). Secure delete on every
+    connection: deleted rows are overwritten with zeros, whatever the compile-time
+    default of the platform's SQLite."""
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -38,11 +43,20 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(database)  # created 0600 (and its folder) before SQLite opens it
     engine = create_engine(parsed, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", tune_sqlite)
     return engine
+
+
+def checkpoint(engine: Engine) -> None:
+    """SQLite in WAL mode: copy the write-ahead log into the database and empty it, so that
+    erased rows do not linger in old log frames (secure delete zeroes the pages)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def alembic_config(url: str) -> Config:

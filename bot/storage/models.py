@@ -251,6 +251,14 @@ class Invitation(Base):
     expires_at = Column(DateTime(timezone=True), nullable=False)
     used_at = Column(DateTime(timezone=True), nullable=True)
     revoked_at = Column(DateTime(timezone=True), nullable=True)
+    # verification of the referent (bot.web.referent_verify): a keyed hash (HMAC) of the
+    # address they confirmed, never the address; the one-time code, hashed the same way
+    referent_key = Column(String(64), nullable=True)
+    code_hash = Column(String(64), nullable=True)
+    code_expires_at = Column(DateTime(timezone=True), nullable=True)
+    code_attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    code_sends = Column(Integer, nullable=False, default=0, server_default="0")
+    verified_at = Column(DateTime(timezone=True), nullable=True)
 
     person = relationship("Person", back_populates="invitations")
     responses = relationship(

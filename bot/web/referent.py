@@ -191,6 +191,9 @@ def setup_referent_routes(app: web.Application) -> None:
     app[TASKS_KEY] = set()
     # after the HTTP client's: its exit runs first, while the client is still open
     app.cleanup_ctx.append(_notifications)
+    from bot.web.referent_verify import setup_verification  # it imports this module
+
+    setup_verification(app)  # before the catch-all routes below
     # no HEAD: nothing to gain, and one more way to probe links
     app.router.add_get("/referent/{token:.*}", referent_get, allow_head=False)
     app.router.add_post("/referent/{token:.*}", referent_post)
@@ -472,6 +475,12 @@ def _limit_token(request: web.Request, token: str) -> None:
         raise _Stop(too_many_page(wait))
 
 
+def _not_the_chat_browser(request: web.Request) -> None:
+    from bot.web.referent_verify import check_not_chat_browser
+
+    check_not_chat_browser(request)
+
+
 def _token(request: web.Request) -> str:
     token = request.match_info.get("token", "")
     if not REFERENT_TOKEN_RE.fullmatch(token):
@@ -486,6 +495,10 @@ def _open_invitation(request: web.Request, token: str) -> "InvitationView":
     view = store.invitation_by_token(token)  # type: ignore[union-attr]
     if view is None:
         raise _Stop(unknown_link_page())
+    if view.invitation.awaiting_verification:  # answered: the referent confirms their address
+        from bot.web.referent_verify import step_page
+
+        raise _Stop(step_page(request, view, token))
     if view.invitation.state != "open":
         raise _Stop(state_page(view.invitation.state, view))
     return view
@@ -560,6 +573,7 @@ async def referent_get(request: web.Request) -> web.Response:
     _limit(request)
     token = _token(request)
     _limit_token(request, token)
+    _not_the_chat_browser(request)
     view = _open_invitation(request, token)
     return _form_response(request, view, token, 200)
 
@@ -569,6 +583,7 @@ async def referent_post(request: web.Request) -> web.Response:
     _limit(request)
     token = _token(request)
     _limit_token(request, token)
+    _not_the_chat_browser(request)
     _check_origin(request)
     view = _open_invitation(request, token)
     data = await _read_form(request)
@@ -584,8 +599,11 @@ async def referent_post(request: web.Request) -> web.Response:
     )
     if outcome != "ok" or submission is None:
         return state_page(outcome, view)
-    notify_later(request.app, submission)
-    return thanks_page(view)
+    # the answers count (and the young person is told) once the referent confirms an
+    # address they control: bot/web/referent_verify.py
+    from bot.web.referent_verify import email_step
+
+    return email_step(request, view, token)
 
 
 # --- telling the young person -----------------------------------------------------------------

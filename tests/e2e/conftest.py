@@ -74,6 +74,12 @@ class Client:
         assert status == 200, body[:300]
         return json.loads(body)
 
+    def mails(self) -> List[Dict[str, Any]]:
+        """The mails the stack sent, as the local mail catcher received them (oldest first)."""
+        status, body, _ = self.get(f"http://127.0.0.1:{self.stack.config.mail_web_port}/messages.json")
+        assert status == 200
+        return json.loads(body)
+
     def tracker_rows(self, sender: str) -> int:
         with sqlite3.connect(self.stack.config.tracker_db) as db:
             return db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()[0]
@@ -93,6 +99,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, p
     config = StackConfig(
         model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+        mail_smtp_port=free_port(), mail_web_port=free_port(),  # the local mail catcher
         # every request comes from 127.0.0.1 here: the per-address limit is unit-tested
         extra_env={"ATOUTS_ENABLE_REST": "1",  # the tests talk REST (off by default)
                    "ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000",

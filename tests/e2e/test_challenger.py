@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -104,14 +105,41 @@ def take_assessment(client, sender: str) -> str:
     pytest.fail(f"the questionnaire did not end: {texts(messages)}")
 
 
-def invite(client, sender: str, skill_id: str, name: str, relation: str) -> str:
+LINK_RE = r"https?://\S+/referent/[A-Za-z0-9_-]+"
+
+
+def address(name: str) -> str:
+    """A fresh address per referent (the catcher is shared by the whole session)."""
+    return f"{name.lower().replace('é', 'e')}-{uuid.uuid4().hex[:8]}@exemple.org"
+
+
+def mail_to(client, to: str, timeout: float = 20) -> Dict[str, Any]:
+    """The last mail the stack sent to `to`, read from the local mail catcher (real SMTP)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mails = [m for m in client.mails() if to in m["rcpt_to"]]
+        if mails:
+            return mails[-1]
+        time.sleep(0.3)
+    pytest.fail(f"no mail to {to}")
+
+
+def invite(client, sender: str, skill_id: str, name: str, relation: str,
+           email: Optional[str] = None) -> str:
+    """Invite a referent from the chat; the link is also emailed to them (the local
+    catcher in the tests and `make run`): both must be the same link."""
     messages = client.say(sender, '/invite_referent{"skill":"%s"}' % skill_id)
     assert "Qui veux-tu inviter" in texts(messages), texts(messages)
     messages = client.say(sender, name)
     assert f"{name}, c'est qui pour toi" in texts(messages)
     messages = client.say(sender, '/choose{"relation":"%s"}' % relation)
-    links = re.findall(r"https?://\S+/referent/[A-Za-z0-9_-]+", texts(messages))
+    assert "par email" in texts(messages), texts(messages)
+    to = email or address(name)
+    messages = client.say(sender, to)
+    links = re.findall(LINK_RE, texts(messages))
     assert len(links) == 1, texts(messages)
+    assert "Email envoyé" in texts(messages), texts(messages)
+    assert re.findall(LINK_RE, mail_to(client, to)["body"]) == links
     return links[0]
 
 
@@ -119,8 +147,15 @@ def local(client, url: str) -> str:
     return client.web + urllib.parse.urlsplit(url).path
 
 
-def answer_page(client, link: str, value: str = "3", comment: str = "") -> Tuple[int, str]:
-    browser = Browser()
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def answer_questionnaire(client, link: str, value: str = "3", comment: str = "",
+                         browser: Optional[Browser] = None) -> Tuple[Browser, int, str]:
+    browser = browser or Browser()
     status, page = browser.open(local(client, link))
     assert status == 200, page[:500]
     csrf, items, comments = form_fields(page)
@@ -128,7 +163,33 @@ def answer_page(client, link: str, value: str = "3", comment: str = "") -> Tuple
     form = {"csrf": csrf, "statement": "oui", **{name: value for name in items}}
     if comment:
         form[comments[0]] = comment
-    return browser.open(local(client, link), form)
+    status, page = browser.open(local(client, link), form)
+    return browser, status, page
+
+
+def give_address(client, browser: Browser, link: str, email: str) -> Tuple[int, str]:
+    """The referent's address step: a code is sent to it."""
+    status, page = browser.open(local(client, link))
+    assert status == 200 and "confirme ton adresse" in page, page[:500]
+    return browser.open(local(client, link) + "/email", {"csrf": csrf_of(page), "email": email})
+
+
+def confirm_code(client, browser: Browser, link: str, email: str, page: str) -> Tuple[int, str]:
+    code = re.search(r"\b(\d{6})\b", mail_to(client, email)["body"])
+    assert code, "no code in the mail"
+    return browser.open(local(client, link) + "/code", {"csrf": csrf_of(page), "code": code.group(1)})
+
+
+def answer_page(client, link: str, value: str = "3", comment: str = "",
+                email: Optional[str] = None) -> Tuple[int, str]:
+    """A referent answers and confirms their address with the code mailed to them (through
+    the local mail catcher): the whole path until « Merci »."""
+    email = email or address("referent")
+    browser, status, page = answer_questionnaire(client, link, value, comment)
+    assert status == 200 and "confirme ton adresse" in page, page[:500]
+    status, page = give_address(client, browser, link, email)
+    assert status == 200 and "Entre ton code" in page, page[:500]
+    return confirm_code(client, browser, link, email, page)
 
 
 def bot_texts(client, sender: str) -> List[str]:
@@ -237,3 +298,48 @@ def test_referent_links_bad_input_gets_4xx(client) -> None:
     # after all that, a correct post is still refused (revoked), cleanly
     status, _ = browser.open(url, good)
     assert status == 410
+
+
+def test_self_answered_link_in_the_chat_browser_gives_no_badge(client) -> None:
+    """The young person opens their own referent link where they chat: refused. From
+    another browser, answers without a confirmed address never count."""
+    sender = "e2e-challenger-self"
+    reach_confirmed_skills(client, sender)
+    skill_id = take_assessment(client, sender)
+    link = invite(client, sender, skill_id, "Karim", "coach")
+    mine = Browser()
+    status, _ = mine.open(client.web + "/")  # the chat page marks this browser
+    assert status == 200
+    status, page = mine.open(local(client, link))
+    assert status == 403 and "Ce lien est pour ton référent" in page
+    status, page = mine.open(local(client, link), {"statement": "oui"})
+    assert status == 403
+    # another browser: the answers are kept, but not counted without a confirmed address
+    _, status, page = answer_questionnaire(client, link, "3")
+    assert status == 200 and "confirme ton adresse" in page
+    time.sleep(3)
+    assert badge_ids(client, sender) == []
+    assert not any("Karim, ton coach, a répondu" in t for t in bot_texts(client, sender))
+
+
+def test_same_referent_address_twice_counts_once(client, store) -> None:
+    sender = "e2e-challenger-twice"
+    reach_confirmed_skills(client, sender)
+    skill_id = take_assessment(client, sender)
+    same = address("karim")
+    karim = invite(client, sender, skill_id, "Karim", "coach", email=same)
+    lea = invite(client, sender, skill_id, "Léa", "tuteur")
+    status, page = answer_page(client, karim, "3", email=same)
+    assert status == 200 and "Merci Karim" in page
+    wait_for(client, sender, "est prêt 🏅")
+    # the second link answered with the same address: refused at the address step
+    browser, status, page = answer_questionnaire(client, lea, "3")
+    assert status == 200
+    status, page = give_address(client, browser, lea, same.upper())  # case does not matter
+    assert status == 409 and "déjà donné ton avis" in page
+    assert len(store.referent_answers(sender, skill_id)) == 1
+    ids = badge_ids(client, sender)
+    assert len(ids) == 1  # « confirmé » only: « expert » needs two different referents
+    credential = json.loads(client.get(f"{client.web}/badges/{ids[0]}.json")[1])["credential"]
+    assert credential["credentialSubject"]["achievement"]["name"].endswith("confirmé")
+    assert "adresse e-mail vérifiée" in json.dumps(credential["evidence"], ensure_ascii=False)

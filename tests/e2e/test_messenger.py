@@ -232,6 +232,9 @@ def test_referent_answer_reaches_messenger_proactively(messenger, fake_graph, st
     token, invitation = store.create_invitation(sender, "Karim", "coach", [skill])
     outcome, _ = store.submit_referent(token, {skill: {item.id: 3 for item in items}}, {skill: "Très fiable."})
     assert outcome == "ok"
+    # the referent confirmed their address (bot/web/referent_verify.py): the answers count
+    assert store.start_verification(token, "k" * 64, "c" * 64) == "ok"
+    assert store.confirm_verification(token, "c" * 64)[0] == "ok"
 
     before = len(fake_graph.messages(psid))
     status, body = client.post(

@@ -212,6 +212,9 @@ def _referent_answered(chat: "TelegramChat", store, blocked: bool = False) -> Li
     outcome, _ = store.submit_referent(token, {skill: {item.id: 3 for item in items}},
                                        {skill: "Toujours carrée"})
     assert outcome == "ok"
+    # the referent confirmed their address (bot/web/referent_verify.py): the answers count
+    assert store.start_verification(token, "k" * 64, "c" * 64) == "ok"
+    assert store.confirm_verification(token, "c" * 64)[0] == "ok"
 
     if blocked:  # the person blocks the bot now: Telegram refuses the notices' first messages
         chat.fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", times=2)

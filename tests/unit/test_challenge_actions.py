@@ -51,6 +51,9 @@ def referent(skill_id: str, value: int, name: str = "Karim", relation: str = "co
     token, info = store.create_invitation(SENDER, name, relation, [skill_id])
     items = services.referentiel().get(skill_id).items
     assert store.submit_referent(token, {skill_id: {i.id: value for i in items}})[0] == "ok"
+    # the referent confirms their address (bot/web/referent_verify.py): their answers count
+    assert store.start_verification(token, f"key-of-{name}", "c" * 64) == "ok"
+    assert store.confirm_verification(token, "c" * 64)[0] == "ok"
     return info.id
 
 

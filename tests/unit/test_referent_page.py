@@ -114,6 +114,26 @@ def free_port() -> int:
 Scenario = Callable[[TestClient], Awaitable[Any]]
 
 
+class Mailbox:
+    """The in-process mail catcher (bot.mailcatcher) of the running scenario."""
+
+    outbox = None
+
+
+async def confirm_by_mail(client: TestClient, token: str, email: str = "karim@club.fr") -> tuple[Any, str]:
+    """The referent's last step: their address, then the code mailed to it (real SMTP to
+    the in-process catcher). Returns the last response and page."""
+    page = await (await client.get(f"/referent/{token}")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    resp = await client.post(f"/referent/{token}/email", data={"csrf": csrf, "email": email})
+    page = await resp.text()
+    assert resp.status == 200 and "Entre ton code" in page, page
+    mail = [m for m in Mailbox.outbox.mails if email in m.rcpt_to][-1]  # type: ignore[union-attr]
+    code = re.search(r"\b(\d{6})\b", mail.body).group(1)  # type: ignore[union-attr]
+    resp = await client.post(f"/referent/{token}/code", data={"csrf": csrf, "code": code})
+    return resp, await resp.text()
+
+
 async def start_fake_rasa(stack: contextlib.AsyncExitStack, rasa: FakeRasa) -> str:
     """Start the fake Rasa (its own access log off: it is not ours) and give its URL."""
     server = TestServer(rasa.app)
@@ -132,7 +152,14 @@ def run(store: Any, tmp_path: Path, scenario: Scenario, *, rasa: Optional[FakeRa
             rasa_url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
             if rasa is not None:
                 rasa_url = await start_fake_rasa(stack, rasa)
-            app = create_app(make_settings(tmp_path, rasa_url=rasa_url, **overrides), store)
+            from bot.mailcatcher import Outbox, start_smtp
+
+            Mailbox.outbox = Outbox()
+            smtp_port = free_port()
+            smtp = await start_smtp(Mailbox.outbox, "127.0.0.1", smtp_port)
+            stack.callback(smtp.close)
+            mail = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": False}
+            app = create_app(make_settings(tmp_path, rasa_url=rasa_url, **{**mail, **overrides}), store)
             app[NOTIFY_DELAYS_KEY] = (0.01, 0.02)
             if limiter is not None:
                 app[LIMITER_KEY] = limiter
@@ -308,8 +335,11 @@ def test_valid_answers_are_saved_and_the_young_person_told(
         resp, page = await post(client, token, fields, csrf)
         assert resp.status == 200, page
         assert_page(page)
+        assert "confirme ton adresse" in page and resp.headers["Cache-Control"] == "no-store"
+        assert store.referent_answers(SENDER, "rigueur") == []  # not counted before the code
+        resp, page = await confirm_by_mail(client, token)
+        assert resp.status == 200, page
         assert "Merci Karim !" in page and "Inès va recevoir tes réponses." in page
-        assert resp.headers["Cache-Control"] == "no-store"
         # a double submit, then the link again
         again, page = await post(client, token, fields, csrf)
         assert again.status == 410 and "Tu as déjà répondu, merci !" in page
@@ -340,6 +370,8 @@ def test_without_rasa_token_none_is_sent(store: Store, invite: tuple[str, int],
         _, csrf = await open_form(client, invite[0])
         resp, _ = await post(client, invite[0], answers(), csrf)
         assert resp.status == 200
+        resp, _ = await confirm_by_mail(client, invite[0])
+        assert resp.status == 200
 
     run(store, tmp_path, scenario, rasa=rasa, rasa_token="")
     assert [c["query"] for c in rasa.calls] == [{"output_channel": "latest"}]
@@ -355,6 +387,8 @@ def test_multipart_is_accepted(store: Store, invite: tuple[str, int], tmp_path: 
             data.add_field(name, value, content_type="text/plain; charset=utf-8")
         resp = await client.post(f"/referent/{token}", data=data)
         assert resp.status == 200, await resp.text()
+        resp, _ = await confirm_by_mail(client, token)
+        assert resp.status == 200
 
     run(store, tmp_path, scenario)
     assert store.referent_answers(SENDER, "rigueur")[0].comment == "Bravo"
@@ -368,7 +402,10 @@ def test_two_submissions_at_once_one_wins(store: Store, invite: tuple[str, int],
     async def scenario(client: TestClient) -> None:
         _, csrf = await open_form(client, token)
         results = await asyncio.gather(*(post(client, token, answers(), csrf) for _ in range(3)))
-        assert sorted(resp.status for resp, _ in results) == [200, 410, 410]
+        # one is saved; the others see a spent link (410) or the address step of the first
+        assert all(resp.status in (200, 410) for resp, _ in results)
+        resp, _ = await confirm_by_mail(client, token)
+        assert resp.status == 200
 
     run(store, tmp_path, scenario, rasa=rasa)
     assert len(store.referent_answers(SENDER, "rigueur")) == 1 and len(rasa.calls) == 1
@@ -385,6 +422,8 @@ def test_notification_is_retried_after_a_503(store: Store, invite: tuple[str, in
         _, csrf = await open_form(client, invite[0])
         resp, _ = await post(client, invite[0], answers(), csrf)
         assert resp.status == 200
+        resp, _ = await confirm_by_mail(client, invite[0])
+        assert resp.status == 200
 
     run(store, tmp_path, scenario, rasa=rasa)
     assert len(rasa.calls) == 3
@@ -400,6 +439,8 @@ def test_when_rasa_keeps_failing_answers_are_kept_and_logs_say_nothing_personal(
     async def scenario(client: TestClient) -> None:
         _, csrf = await open_form(client, token)
         resp, page = await post(client, token, answers(), csrf)
+        assert resp.status == 200
+        resp, page = await confirm_by_mail(client, token)
         assert resp.status == 200 and "Merci Karim !" in page
 
     with caplog.at_level(logging.DEBUG):
@@ -408,7 +449,7 @@ def test_when_rasa_keeps_failing_answers_are_kept_and_logs_say_nothing_personal(
     assert len(store.referent_answers(SENDER, "rigueur")) == 1
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot."))
     assert "referent notification failed (attempt 3, status 503)" in logged
-    for secret in (token, SENDER, quote(SENDER, safe=""), "Karim", "Inès", RASA_TOKEN):
+    for secret in (token, SENDER, quote(SENDER, safe=""), "Karim", "Inès", RASA_TOKEN, "karim@club.fr"):
         assert secret not in caplog.text
 
 
@@ -418,6 +459,8 @@ def test_when_rasa_is_unreachable_answers_are_kept(store: Store, invite: tuple[s
     async def scenario(client: TestClient) -> None:
         _, csrf = await open_form(client, invite[0])
         resp, _ = await post(client, invite[0], answers(), csrf)
+        assert resp.status == 200
+        resp, _ = await confirm_by_mail(client, invite[0])
         assert resp.status == 200
 
     with caplog.at_level(logging.WARNING):
@@ -762,6 +805,7 @@ def test_no_secret_in_logs_access_log_included(store: Store, invite: tuple[str, 
         _, csrf = await open_form(client, token)
         await post(client, token, answers({ITEMS[0]: "7"}), csrf)
         await post(client, token, answers(), csrf)
+        await confirm_by_mail(client, token)  # the referent's address and code: not logged either
         await client.get("/referent/" + "Z" * 43)
 
     with caplog.at_level(logging.DEBUG):
@@ -771,7 +815,7 @@ def test_no_secret_in_logs_access_log_included(store: Store, invite: tuple[str, 
     assert any(line.startswith("POST /referent/… 400") for line in access)
     assert any(line.startswith("POST /referent/… 200") for line in access)
     secrets = (token, "Z" * 43, SENDER, quote(SENDER, safe=""), "Karim", "Inès", "127.0.0.1",
-               RASA_TOKEN)
+               RASA_TOKEN, "karim@club.fr")
     for secret in secrets:
         assert secret not in caplog.text, secret
     assert len(rasa.calls) == 2

@@ -87,6 +87,33 @@ def test_invitation_rejects_bad_fields(store: Store, name: str, relation: str, s
         store.create_invitation("u1", name, relation, skills)
 
 
+def verify(store: Store, token: str, key: str = "k" * 64) -> None:
+    """The referent confirmed their address (the web page's job): their answers count."""
+    assert store.start_verification(token, key, "c" * 64) == "ok"
+    assert store.confirm_verification(token, "c" * 64)[0] == "ok"
+
+
+def test_verification_counts_each_address_once_and_needs_the_right_code(store: Store) -> None:
+    first, _ = store.create_invitation("u1", "Karim", "coach", ["rigueur"])
+    second, _ = store.create_invitation("u1", "Léa", "tuteur", ["rigueur", "autonomie"])
+    assert store.start_verification(first, "k1", "c" * 64) == "not_answered"
+    store.submit_referent(first, {"rigueur": {"rigueur_1": 3}})
+    store.submit_referent(second, {"rigueur": {"rigueur_1": 1}, "autonomie": {}})
+    assert store.confirm_verification(first, "c" * 64) == ("no_code", None)
+    assert store.start_verification(first, "k1", "c" * 64) == "ok"
+    for _ in range(4):
+        assert store.confirm_verification(first, "d" * 64) == ("wrong", None)
+    outcome, submission = store.confirm_verification(first, "c" * 64)
+    assert outcome == "ok" and submission.invitation.verified_at is not None
+    assert store.confirm_verification(first, "c" * 64) == ("verified", None)
+    assert store.start_verification(second, "k1", "e" * 64) == "duplicate"  # same address, same skill
+    assert [a.referent_name for a in store.referent_answers("u1", "rigueur")] == ["Karim"]
+    assert store.start_verification(second, "k2", "e" * 64) == "ok"
+    for _ in range(5):
+        store.confirm_verification(second, "f" * 64)
+    assert store.confirm_verification(second, "e" * 64) == ("too_many", None)  # 5 tries only
+
+
 def test_invitation_needs_a_consenting_person(store: Store) -> None:
     assert store.create_invitation("nobody", "Karim", "coach", ["rigueur"]) is None
 
@@ -99,6 +126,8 @@ def test_submission_is_single_use_and_answers_are_kept(store: Store) -> None:
     assert submission.invitation.state == "used"
     assert store.submit_referent(token, answers) == ("used", None)
     assert store.invitation_by_token(token).invitation.state == "used"
+    assert store.referent_answers("u1", "rigueur") == []  # not before the referent is verified
+    verify(store, token)
     [got] = store.referent_answers("u1", "rigueur")
     assert got.referent_name == "Karim" and got.relation == "coach"
     assert got.answers == {"rigueur_1": 3, "rigueur_2": None} and got.comment == "Toujours à l'heure"
@@ -120,6 +149,7 @@ def test_concurrent_submissions_only_one_wins(store: Store) -> None:
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["ok", "used", "used", "used"]
+    verify(store, token)
     assert len(store.referent_answers("u1", "rigueur")) == 1
 
 
