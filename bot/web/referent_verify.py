@@ -15,7 +15,6 @@ Pages reuse the referent page's defences (rate limit, Origin, CSRF cookie + fiel
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Optional
@@ -24,7 +23,7 @@ from aiohttp import web
 
 from bot import mailer
 from bot.privacy.keyed_hash import Keyed, code_hash, new_code, referent_key
-from bot.web.app import SETTINGS_KEY, STORE_KEY, _template, html_response, message_page
+from bot.web.app import SETTINGS_KEY, STORE_KEY, html_response, message_page, render
 from bot.web.referent import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -32,7 +31,6 @@ from bot.web.referent import (
     _check_csrf,
     _check_origin,
     _csrf_for,
-    _esc,
     _limit,
     _read_form,
     _sentence,
@@ -40,7 +38,6 @@ from bot.web.referent import (
     _stoppable,
     _token,
     _who,
-    _who_raw,
     notify_later,
     state_page,
     thanks_page,
@@ -98,10 +95,16 @@ def check_not_chat_browser(request: web.Request) -> None:
 # --- pages -------------------------------------------------------------------------------
 
 
-def _page(request: web.Request, token: str, status: int, title: str, body: str) -> web.Response:
-    page = _template("message.html").substitute(title=_esc(title), body=body)
-    response = html_response(status, page, "no-store")
+def _step(request: web.Request, view: "InvitationView", token: str, status: int, step: str,
+          title: str, error: Optional[str], value: str) -> web.Response:
+    """One page of the address check (templates/referent_verify.html, autoescaped)."""
     csrf = _csrf_for(request, token)
+    page = render(
+        "referent_verify.html", title=title, step=step, error=error, value=value, who=_who(view),
+        token=token, csrf=csrf, csrf_field=CSRF_FIELD, email_field=EMAIL_FIELD, code_field=CODE_FIELD,
+        email_max=mailer.EMAIL_MAX,
+    )
+    response = html_response(status, page, "no-store")
     response.set_cookie(
         CSRF_COOKIE, csrf, max_age=CSRF_MAX_AGE, path="/referent/", httponly=True,
         samesite="Strict", secure=request.app[SETTINGS_KEY].public_url.startswith("https://"),
@@ -109,50 +112,14 @@ def _page(request: web.Request, token: str, status: int, title: str, body: str) 
     return response
 
 
-def _csrf_input(request: web.Request, token: str) -> str:
-    return f'<input type="hidden" name="{CSRF_FIELD}" value="{html.escape(_csrf_for(request, token))}">'
-
-
-def _email_form(request: web.Request, token: str, value: str = "", label: str = "Recevoir le code") -> str:
-    return (
-        f'<form method="post" action="/referent/{token}/email">{_csrf_input(request, token)}\n'
-        f'<p><label for="{EMAIL_FIELD}">Ton adresse e-mail</label><br>\n'
-        f'<input id="{EMAIL_FIELD}" name="{EMAIL_FIELD}" type="email" autocomplete="email" required '
-        f'maxlength="{mailer.EMAIL_MAX}" value="{html.escape(value)}"></p>\n'
-        f'<p><button type="submit">{_esc(label)}</button></p></form>\n'
-    )
-
-
 def email_step(request: web.Request, view: "InvitationView", token: str, status: int = 200,
                error: Optional[str] = None, value: str = "") -> web.Response:
-    who = _who(view)
-    body = (
-        (f'<p class="err" role="alert">{_esc(error)}</p>\n' if error else "")
-        + f"<p>Merci, tes réponses sont enregistrées. Pour qu'elles comptent pour {who}, "
-        "on vérifie que tu es bien une autre personne : on t'envoie un code par e-mail.</p>\n"
-        + _email_form(request, token, value)
-        + "<p>On ne garde pas ton adresse : seulement une empreinte chiffrée, pour compter chaque "
-        "référent une seule fois. Elle est effacée avec les données de "
-        f"{who}.</p>\n"
-    )
-    return _page(request, token, status, "Dernière étape : confirme ton adresse", body)
+    return _step(request, view, token, status, "email", "Dernière étape : confirme ton adresse", error, value)
 
 
 def code_step(request: web.Request, view: "InvitationView", token: str, status: int = 200,
               error: Optional[str] = None, sent_to: str = "") -> web.Response:
-    where = f" à <strong>{_esc(sent_to)}</strong>" if sent_to else ""
-    body = (
-        (f'<p class="err" role="alert">{_esc(error)}</p>\n' if error else "")
-        + f"<p>On t'a envoyé un code à 6 chiffres{where}. Recopie-le ici (il marche 30 minutes).</p>\n"
-        f'<form method="post" action="/referent/{token}/code">{_csrf_input(request, token)}\n'
-        f'<p><label for="{CODE_FIELD}">Code reçu</label><br>\n'
-        f'<input id="{CODE_FIELD}" name="{CODE_FIELD}" inputmode="numeric" autocomplete="one-time-code" '
-        'pattern="[0-9 ]{6,8}" maxlength="8" required></p>\n'
-        "<p><button type=\"submit\">Valider</button></p></form>\n"
-        "<p>Rien reçu ? Regarde dans les indésirables, ou demande un nouveau code :</p>\n"
-        + _email_form(request, token, sent_to, "Renvoyer un code")
-    )
-    return _page(request, token, status, "Entre ton code", body)
+    return _step(request, view, token, status, "code", "Entre ton code", error, sent_to)
 
 
 def step_page(request: web.Request, view: "InvitationView", token: str) -> web.Response:
@@ -236,7 +203,7 @@ async def email_post(request: web.Request) -> web.Response:
         token, referent_key(keyed, address), code_hash(keyed, view.invitation.id, code), CODE_TTL)
     if outcome != "ok":
         return _outcome_page(outcome, view)
-    message = mailer.verification_email(settings.smtp_from, address, code, _who_raw(view), CODE_TTL // 60)
+    message = mailer.verification_email(settings.smtp_from, address, code, _who(view), CODE_TTL // 60)
     if not await asyncio.to_thread(mailer.send, settings, message):
         return no_email_page()
     return code_step(request, view, token, sent_to=address)

@@ -85,7 +85,7 @@ def test_remove_a_skill_not_shown_yet_or_already_confirmed(app_db, make_tracker,
     tracker = make_tracker(text="pas le travail en équipe", slots=form_slots(exp_id))
     result, msgs = correct(tracker, domain)
     assert result["pending_skills"] == [STRESS] and claims(app_db) == []  # never shown: never saved
-    services.store().add_skill_claim(exp_id, "rigueur", 0.7, "confirmed", "j'ai tout vérifié")
+    services.store().add_skill_claim("test-user", exp_id, "rigueur", 0.7, "confirmed", "j'ai tout vérifié")
     tracker = make_tracker(text="enlève la rigueur", slots=form_slots(
         exp_id, pending_skills=[STRESS], confirmed_now=["rigueur"], session_skills=["rigueur"]))
     result, msgs = correct(tracker, domain)
@@ -156,7 +156,7 @@ def test_pick_a_skill_in_plain_words(app_db, make_tracker, domain):
 
 def test_corrections_after_the_summary(app_db, make_tracker, domain):
     exp_id = experience()
-    services.store().add_skill_claim(exp_id, "rigueur", 0.7, "confirmed", "j'ai tout vérifié")
+    services.store().add_skill_claim("test-user", exp_id, "rigueur", 0.7, "confirmed", "j'ai tout vérifié")
     last = {"experience_id": exp_id, "text": "je restais calme", "skills": [STRESS], "confirmed": ["rigueur"]}
     msgs, events = run(acts.ActionCorrectSkills(), make_tracker(
         text="enlève la rigueur", slots={"consent": "oui", "last_story": last, "session_skills": ["rigueur"]}), domain)
