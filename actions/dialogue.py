@@ -65,13 +65,16 @@ class ActionPauseForm(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         form = _active(tracker)
-        if form and table().resumable(form):
+        if form and _worth_resuming(tracker, domain, form):
             dispatcher.utter_message(
                 text=messages.paused(table().label(form), assessment=form == "assessment_form"),
                 buttons=[messages.RESUME_BUTTON, {"title": "Menu", "payload": "/help"}])
-        else:  # the erasure question: nothing to come back to
+            return _put_aside(tracker, form)
+        if form and not table().resumable(form):  # the erasure question: nothing to come back to
             dispatcher.utter_message(text=messages.not_erased())
-        return _put_aside(tracker, form)
+        else:  # stopped before anything was said: nothing to resume, the menu
+            dispatcher.utter_message(text=messages.STOPPED, buttons=messages.RESUME_MENU_BUTTONS)
+        return _put_aside(tracker, None)
 
 
 class ActionLeaveForm(Action):

@@ -596,6 +596,7 @@ RESUME_MENU_BUTTONS = [
     {"title": "Progresser", "payload": "/find_resources"},
 ]
 GO_ON = "On continue 👇"
+STOPPED = "OK, on arrête là 👍 On fait quoi ?"
 CONSENT_NOT_UNDERSTOOD = "Dis-moi juste oui ou non 🙂 (Tu peux dire non : on pourra quand même discuter.)"
 NAME_SKIPPED = "Pas grave, on fait sans prénom 🙂"
 STALE_BUTTON_IN_FORM = "Ce bouton n'est plus valable 🙂 On continue :"

@@ -229,10 +229,14 @@ def test_an_old_button_typed_into_the_story_is_not_a_story(make_tracker, domain)
 
 # --- pause, leave, resume -------------------------------------------------------------------
 def test_pause_remembers_the_form_and_says_how_to_resume(make_tracker, domain) -> None:
-    msgs, events = run(dialogue.ActionPauseForm(), make_tracker(active_loop="assessment_form"), domain)
+    tracker = make_tracker(active_loop="assessment_form", slots={"assessment_skill": "rigueur"})
+    msgs, events = run(dialogue.ActionPauseForm(), tracker, domain)
     assert "reprendre" in msgs[0]["text"] and messages.RESUME_BUTTON in msgs[0]["buttons"]
     assert slots_of(events)["paused_form"] == "assessment_form"
     assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
+    # stopped before the test had started: nothing to resume, the menu
+    msgs, events = run(dialogue.ActionPauseForm(), make_tracker(active_loop="assessment_form"), domain)
+    assert texts(msgs) == [messages.STOPPED] and slots_of(events)["paused_form"] is None
     # the erasure question is never offered again
     msgs, events = run(dialogue.ActionPauseForm(), make_tracker(active_loop="delete_form"), domain)
     assert texts(msgs) == [messages.not_erased()] and slots_of(events)["paused_form"] is None
@@ -246,7 +250,8 @@ def test_leave_puts_the_form_aside_quietly(make_tracker, domain) -> None:
 
 def test_resume(make_tracker, domain) -> None:
     # something put aside: back to it
-    tracker = make_tracker(slots={"paused_form": "assessment_form"}, text="reprendre", intent="resume")
+    tracker = make_tracker(slots={"paused_form": "assessment_form", "assessment_skill": "rigueur"},
+                           text="reprendre", intent="resume")
     msgs, events = run(dialogue.ActionResumeForm(), tracker, domain)
     assert {"event": "followup", "name": "assessment_form"} in [
         {k: e.get(k) for k in ("event", "name")} for e in events]
@@ -257,7 +262,8 @@ def test_resume(make_tracker, domain) -> None:
         b["payload"] for b in msgs[0]["buttons"]]
     assert not [e for e in events if e.get("event") == "followup"]
     # inside another form: that one is put aside, the paused one comes back
-    tracker = make_tracker(slots={"paused_form": "assessment_form"}, text="je reprends le test",
+    tracker = make_tracker(slots={"paused_form": "assessment_form", "assessment_skill": "rigueur"},
+                           text="je reprends le test",
                            intent="resume", active_loop="experience_form")
     msgs, events = run(dialogue.ActionResumeForm(), tracker, domain)
     assert slots_of(events)["paused_form"] == "experience_form"
