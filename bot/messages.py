@@ -57,6 +57,9 @@ INTENT_LABELS: Dict[str, str] = {
     "join_group": "rejoindre un groupe avec un code",
     "stop_follow_ups": "arrêter les relances",
     "resume": "reprendre ce qu'on avait commencé",
+    "crisis": "parler de quelque chose de dur",
+    "ask_human": "parler à une vraie personne",
+    "other_language": "parler dans une autre langue",
 }
 
 

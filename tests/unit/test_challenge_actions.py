@@ -91,7 +91,7 @@ def test_skill_question_offers_confirmed_skills_with_progress(app_db, make_track
     services.store().open_self_assessment(SENDER, "autonomie")
     msgs, _ = run(ch.ActionAskAssessmentSkill(), make_tracker(slots={"consent": "oui"}), domain)
     buttons = {b["payload"]: b["title"] for b in msgs[0]["buttons"]}
-    assert set(buttons) == {'/choose{"skill":"rigueur"}', '/choose{"skill":"autonomie"}'}
+    assert set(buttons) == {'/choose{"skill":"rigueur"}', '/choose{"skill":"autonomie"}', "/stop"}
     assert buttons['/choose{"skill":"autonomie"}'].endswith("(à finir)")
     assert "(à finir)" not in buttons['/choose{"skill":"rigueur"}']
 
@@ -334,7 +334,8 @@ def test_invite_form_collects_name_relation_skills_and_own_name(app_db, make_tra
     slots.update(validate(form, tracker, domain, "referent_skills", '/choose{"skill":"toutes"}'))
     assert sorted(slots["referent_skills"]) == ["autonomie", "rigueur"]
     msgs, _ = run(ch.ActionAskFirstName(), make_tracker(slots=slots, active_loop="invite_form"), domain)
-    assert "Karim" in msgs[0]["text"] and not msgs[0].get("buttons")
+    # no « Passer » here (the referent page needs a name), only the way out
+    assert "Karim" in msgs[0]["text"] and msgs[0].get("buttons") == [STOP_BUTTON]
     slots.update(validate(form, make_tracker(slots=slots, text="Inès"), domain, "first_name", "Inès"))
     assert slots["first_name"] == "Inès"
     assert services.store().export_person(SENDER)["person"]["first_name"] == "Inès"
