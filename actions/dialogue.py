@@ -41,6 +41,17 @@ def _active(tracker: Tracker) -> Optional[str]:
     return (tracker.active_loop or {}).get("name")
 
 
+def _run_again_since_paused(tracker: Tracker, form: str) -> bool:
+    """The form was opened again after it was put aside (finished or put aside anew since)."""
+    paused_at = None
+    for index, event in enumerate(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == PAUSED and event.get("value") == form:
+            paused_at = index
+    if paused_at is None:
+        return False
+    return any(e.get("event") == "active_loop" and e.get("name") == form for e in tracker.events[paused_at:])
+
+
 def _worth_resuming(tracker: Tracker, domain: DomainDict, form: str) -> bool:
     """Something is left to ask, and the form had really started."""
     if not table().resumable(form):
@@ -101,12 +112,13 @@ class ActionResumeForm(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         active, paused = _active(tracker), tracker.get_slot(PAUSED)
         if active:
-            if paused and paused != active and _worth_resuming(tracker, domain, paused):
+            if (paused and paused != active and _worth_resuming(tracker, domain, paused)
+                    and not _run_again_since_paused(tracker, paused)):
                 dispatcher.utter_message(text=messages.resuming(table().label(paused)))
                 return _put_aside(tracker, active) + [FollowupAction(paused)]
             dispatcher.utter_message(text=messages.GO_ON)
             return []
-        if paused and _worth_resuming(tracker, domain, paused):
+        if paused and _worth_resuming(tracker, domain, paused) and not _run_again_since_paused(tracker, paused):
             dispatcher.utter_message(text=messages.resuming(table().label(paused)))
             return [SlotSet(PAUSED, None), FollowupAction(paused)]
         dispatcher.utter_message(text=messages.NOTHING_TO_RESUME, buttons=messages.RESUME_MENU_BUTTONS)

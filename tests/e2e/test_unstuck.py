@@ -139,6 +139,7 @@ def test_reprendre_with_nothing_put_aside_offers_the_menu(client):
     sender = new_sender()
     menu = client.say(sender, "reprendre")
     assert "/want_to_tell" in payloads(menu), menu
+    sender = new_sender()
     onboard(client, sender)
     client.say(sender, "stop")
     client.say(sender, "c'est quoi la rigueur ?")

@@ -234,9 +234,12 @@ def test_pause_remembers_the_form_and_says_how_to_resume(make_tracker, domain) -
     assert "reprendre" in msgs[0]["text"] and messages.RESUME_BUTTON in msgs[0]["buttons"]
     assert slots_of(events)["paused_form"] == "assessment_form"
     assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
-    # stopped before the test had started: nothing to resume, the menu
-    msgs, events = run(dialogue.ActionPauseForm(), make_tracker(active_loop="assessment_form"), domain)
-    assert texts(msgs) == [messages.STOPPED] and slots_of(events)["paused_form"] is None
+    # a form finished after it was put aside is not resumed: the menu
+    tracker = make_tracker(slots={"paused_form": "assessment_form"}, text="reprendre", intent="resume")
+    tracker.events[:0] = [{"event": "slot", "name": "paused_form", "value": "assessment_form"},
+                          {"event": "active_loop", "name": "assessment_form"}, {"event": "active_loop", "name": None}]
+    msgs, events = run(dialogue.ActionResumeForm(), tracker, domain)
+    assert texts(msgs) == [messages.NOTHING_TO_RESUME]
     # the erasure question is never offered again
     msgs, events = run(dialogue.ActionPauseForm(), make_tracker(active_loop="delete_form"), domain)
     assert texts(msgs) == [messages.not_erased()] and slots_of(events)["paused_form"] is None
