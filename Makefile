@@ -24,7 +24,7 @@ export PYTHONHASHSEED := 0
 # This checkout's code first (several clones may share one venv's editable install)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train evaluate evaluate-safety test test-unit test-stories test-e2e validate bench fuzz lint lock clean badge-demo
+.PHONY: help setup run train evaluate evaluate-safety test test-unit test-stories test-e2e validate rules bench fuzz lint lock clean badge-demo
 
 help:
 	@echo "make run       set up, train if needed, start the assistant (chat page URL printed)"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench     latency/throughput/memory benchmark (REST channel)"
 	@echo "make fuzz [SEED=n] [WALKS=500] [CONCURRENCY=3]   conversation fuzzer -> results/fuzz/"
 	@echo "make lint      rasa data validate + python compile checks"
+	@echo "make rules     regenerate data/rules/interruptions.yml from data/dialogue/interruptions.yml"
 	@echo "make badge-demo OUT=dir   issue a sample Open Badges 3.0 credential into dir"
 
 setup: $(STAMP) $(WEBCHAT)
@@ -64,7 +65,12 @@ $(MODEL): $(STAMP) $(TRAIN_INPUTS)
 train: $(MODEL)
 
 validate: $(STAMP)
+	$(PY) -m bot.dialogue.interruptions check
 	$(RASA) data validate --fail-on-warning
+
+# data/rules/interruptions.yml from the table data/dialogue/interruptions.yml
+rules: $(STAMP)
+	$(PY) -m bot.dialogue.interruptions generate
 
 run: setup $(MODEL)
 	$(PY) -m bot.launcher

@@ -10,7 +10,9 @@ from rasa_sdk.events import EventType, ReminderCancelled, SlotSet, UserUtterance
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.dialogue import ask, intent_of
 from bot import messages, services
+from bot.dialogue.asking import THIRD_TIME, answers_since_asked, times_asked
 from bot.conversation import clean_first_name, yes_no
 from bot.nlu.text import clean_user_text
 from bot.storage.challenge import row_id
@@ -52,6 +54,17 @@ def _merge_story_skills(tracker: Tracker) -> List[Dict[str, Any]]:
 def _story_text(tracker: Tracker) -> str:
     return "\n".join(tracker.get_slot(s) for s in STORY_SLOTS + [PROBE_SLOT]
                      if tracker.get_slot(s) not in (None, "-"))
+
+
+def _stale_button(value: Any) -> bool:
+    """A button payload from an earlier message (« /affirm ») typed into a free-text question."""
+    return isinstance(value, str) and value.strip().startswith("/")
+
+
+def _asked(tracker: Tracker, slot: str) -> int:
+    """How many times in a row ``slot`` was asked (its usual text or the third-time one)."""
+    text = messages.ASK[slot][0] if slot in messages.ASK else ""
+    return times_asked(tracker.events, slot, (text, THIRD_TIME.get(slot, "")))
 
 
 def _reset_story() -> List[EventType]:
@@ -145,7 +158,10 @@ class ValidateNameForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         if value == NO_NAME:
             return {"first_name": NO_NAME}
-        name = clean_first_name(value if isinstance(value, str) else None)
+        name = None if _stale_button(value) else clean_first_name(value if isinstance(value, str) else None)
+        if name is None and _asked(tracker, "first_name") >= 2:  # never a third time: move on
+            dispatcher.utter_message(text=messages.NAME_SKIPPED)
+            return {"first_name": NO_NAME}
         if name is None:
             dispatcher.utter_message(text=messages.name_not_understood())
         return {"first_name": name}
@@ -185,19 +201,6 @@ class ActionStartStory(Action):
         return _reset_story() + [SlotSet("experience_story", text or None)]
 
 
-def _just_asked_for_more(tracker: Tracker) -> bool:
-    """The bot answered the person's previous message with « Dis-m'en un peu plus »."""
-    seen_user = False
-    for event in reversed(tracker.events or []):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif kind == "bot" and seen_user and event.get("text") == messages.STORY_TOO_SHORT:
-            return True
-    return False
-
 
 def _nothing_to_propose(tracker: Tracker) -> bool:
     ref = services.referentiel()
@@ -227,36 +230,43 @@ class ValidateExperienceForm(FormValidationAction):
             if p in missing or tracker.get_slot(f"experience_{p}") is not None
         ] + probe
 
-    def _part(self, slot: str, value: Any, tracker: Tracker) -> Dict[Text, Any]:
+    def _part(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+        if _stale_button(value):
+            dispatcher.utter_message(text=messages.STALE_BUTTON_IN_FORM)
+            return {slot: None}
         text = clean_user_text(value if isinstance(value, str) else "")
         return {slot: text or "-", "story_skills": _merge_story_skills(tracker)}
 
     def validate_experience_story(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if _stale_button(value):
+            dispatcher.utter_message(text=messages.STALE_BUTTON_IN_FORM)
+            return {"experience_story": None}
         text = clean_user_text(value if isinstance(value, str) else "")
-        if text.startswith("/"):
-            return {"experience_story": None}  # a button of an earlier message: just ask again
         skills = _merge_story_skills(tracker)
+        if text and intent_of(tracker) in ("resume", "want_to_tell"):  # taken before: go on with it
+            return {"experience_story": text, "story_skills": skills}
         if not is_substantial(text, len(skills)):
-            if text and _just_asked_for_more(tracker):
-                # second short answer in a row: take it rather than asking a third time
-                return {"experience_story": text, "story_skills": skills, "no_skill_step": None}
+            if _asked(tracker, "experience_story") >= 2:
+                # never a third time: move on with what was said (« foot », « attaquant »)
+                told = clean_user_text(" ".join(answers_since_asked(tracker.events, "experience_story")))
+                return {"experience_story": told or text or "-", "story_skills": skills, "no_skill_step": None}
             dispatcher.utter_message(text=messages.STORY_TOO_SHORT)
             return {"experience_story": None}
         return {"experience_story": text, "story_skills": skills, "no_skill_step": None}
 
     def validate_experience_action(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        return self._part("experience_action", value, tracker)
+        return self._part("experience_action", value, dispatcher, tracker)
 
     def validate_experience_difficulty(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        return self._part("experience_difficulty", value, tracker)
+        return self._part("experience_difficulty", value, dispatcher, tracker)
 
     def validate_experience_result(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        return self._part("experience_result", value, tracker)
+        return self._part("experience_result", value, dispatcher, tracker)
 
     def validate_experience_probe(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        return self._part(PROBE_SLOT, value, tracker)
+        return self._part(PROBE_SLOT, value, dispatcher, tracker)
 
 
 class ActionProposeSkills(Action):
@@ -355,11 +365,10 @@ class ActionAskSkillAnswer(Action):
         if skill is None:
             return []
         if proposal.added:  # named by the person: say what it means, « non » stays possible
-            dispatcher.utter_message(text=messages.added_question(skill), buttons=messages.ADDED_BUTTONS)
+            ask(dispatcher, tracker, "skill_answer", messages.added_question(skill), messages.ADDED_BUTTONS)
         else:
-            dispatcher.utter_message(
-                text=messages.proposal_question(skill, proposal), buttons=messages.CONFIRM_BUTTONS
-            )
+            ask(dispatcher, tracker, "skill_answer", messages.proposal_question(skill, proposal),
+                messages.CONFIRM_BUTTONS)
         # only an answer given while this skill is on screen counts
         return [SlotSet("skill_shown", proposal.skill_id)]
 
@@ -660,7 +669,9 @@ class ActionDefaultAskRephrase(Action):
         return "action_default_ask_rephrase"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.REPHRASE)
+        asked = sum(1 for e in tracker.events[-12:] if e.get("event") == "bot" and e.get("text") == messages.REPHRASE)
+        # asked twice already: the menu, so that nobody stays stuck
+        dispatcher.utter_message(text=messages.REPHRASE, buttons=messages.FALLBACK_BUTTONS if asked else [])
         return []
 
 
@@ -686,7 +697,7 @@ class _AskSlot(Action, abc.ABC):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         text, buttons = messages.ASK[self.slot]
-        dispatcher.utter_message(text=text, buttons=list(buttons))
+        ask(dispatcher, tracker, self.slot, text, buttons)
         return []
 
 

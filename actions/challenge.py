@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.actions import _consent, _first_name
+from actions.dialogue import ask
 from bot import challenge, mailer, messages, services
 from bot.assessment import understand
 from bot.badges.credential import badge_name
@@ -133,8 +134,8 @@ class ActionAskAssessmentSkill(Action):
         notes = {}
         for state in services.store().self_assessments(tracker.sender_id):
             notes[state.skill_id] = "✓" if state.completed else "(à finir)"
-        dispatcher.utter_message(text=messages.ask_assessment_skill(len(skills)),
-                                 buttons=messages.skill_buttons(skills[:6], notes))
+        ask(dispatcher, tracker, "assessment_skill", messages.ask_assessment_skill(len(skills)),
+            messages.skill_buttons(skills[:6], notes))
         return []
 
 
@@ -149,8 +150,8 @@ class ActionAskAssessmentAnswer(Action):
         if skill is None or item is None:
             return []
         number, total = challenge.position(skill, state.answers)
-        dispatcher.utter_message(text=messages.assessment_question(item.self_text, number, total),
-                                 buttons=messages.SCALE_BUTTONS)
+        ask(dispatcher, tracker, "assessment_answer", messages.assessment_question(item.self_text, number, total),
+            messages.SCALE_BUTTONS)
         return []
 
 
@@ -159,7 +160,7 @@ class ActionAskAssessmentExample(Action):
         return "action_ask_assessment_example"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ask_example(), buttons=[messages.SKIP_BUTTON])
+        ask(dispatcher, tracker, "assessment_example", messages.ask_example(), [messages.SKIP_BUTTON])
         return []
 
 
@@ -258,19 +259,27 @@ class ActionAssessmentDone(Action):
         return reset
 
 
-class ActionPauseAssessment(Action):
-    def name(self) -> Text:
-        return "action_pause_assessment"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        skill_id = tracker.get_slot("assessment_skill")
-        buttons = ([{"title": "Reprendre le test", "payload": '/start_assessment{"skill":"%s"}' % skill_id}]
-                   if skill_id else [])
-        dispatcher.utter_message(text=messages.ASSESSMENT_PAUSED, buttons=buttons)
-        return [SlotSet(name, None) for name in ASSESSMENT_SLOTS] + [SlotSet("assessment_status", None)]
-
-
 # --- referents -------------------------------------------------------------------------
+def _offered_invite_skill(tracker: Tracker, offered: Sequence[Skill]) -> Optional[Skill]:
+    """The skill of the last « Inviter quelqu'un » button the bot showed."""
+    import json
+
+    users = 0
+    for event in reversed(tracker.events):
+        users += event.get("event") == "user"
+        if users > 1:  # only the bot's messages just before this answer
+            break
+        for button in ((event.get("data") or {}).get("buttons") or []) if event.get("event") == "bot" else []:
+            payload = button.get("payload") or ""
+            if payload.startswith("/invite_referent{"):
+                try:
+                    wanted = json.loads(payload[len("/invite_referent"):]).get("skill")
+                except ValueError:
+                    return None
+                return next((s for s in offered if s.id == wanted), None)
+    return None
+
+
 class ActionStartInvite(Action):
     def name(self) -> Text:
         return "action_start_invite"
@@ -281,6 +290,8 @@ class ActionStartInvite(Action):
             return blocked
         confirmed = _confirmed(tracker)
         skill = _pick_skill(tracker, None, confirmed)  # named in this message only
+        if skill is None and (tracker.latest_message or {}).get("intent", {}).get("name") == "affirm":
+            skill = _offered_invite_skill(tracker, confirmed)  # « oui » to « Tu veux l'inviter ? »
         preset = [skill.id] if skill else ([confirmed[0].id] if len(confirmed) == 1 else None)
         # "je veux inviter mon coach": the relationship is already said
         relation = relation_from_text(_text(tracker)) if not _entity(tracker, "skill") else None
@@ -293,7 +304,7 @@ class ActionAskReferentName(Action):
         return "action_ask_referent_name"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ask_referent_name())
+        ask(dispatcher, tracker, "referent_name", messages.ask_referent_name())
         return []
 
 
@@ -303,7 +314,7 @@ class ActionAskReferentRelation(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         name = tracker.get_slot("referent_name") or ""
-        dispatcher.utter_message(text=messages.ask_referent_relation(name), buttons=messages.RELATION_BUTTONS)
+        ask(dispatcher, tracker, "referent_relation", messages.ask_referent_relation(name), messages.RELATION_BUTTONS)
         return []
 
 
@@ -318,8 +329,8 @@ class ActionAskReferentSkills(Action):
             count = min(len(skills), MAX_SKILLS_PER_INVITATION)
             buttons.append({"title": f"Les {count} premières" if len(skills) > count else "Toutes",
                             "payload": messages.choose("skill", messages.ALL_SKILLS)})
-        dispatcher.utter_message(text=messages.ask_referent_skills(tracker.get_slot("referent_name") or ""),
-                                 buttons=buttons)
+        ask(dispatcher, tracker, "referent_skills",
+            messages.ask_referent_skills(tracker.get_slot("referent_name") or ""), buttons)
         return []
 
 
@@ -331,10 +342,10 @@ class ActionAskFirstName(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if tracker.active_loop.get("name") == "invite_form":
-            dispatcher.utter_message(text=messages.ask_own_first_name(tracker.get_slot("referent_name") or ""))
+            ask(dispatcher, tracker, "first_name", messages.ask_own_first_name(tracker.get_slot("referent_name") or ""))
             return []
         text, buttons = messages.ASK["first_name"]
-        dispatcher.utter_message(text=text, buttons=list(buttons))
+        ask(dispatcher, tracker, "first_name", text, buttons)
         return []
 
 
@@ -418,8 +429,8 @@ class ActionAskReferentEmail(Action):
         return "action_ask_referent_email"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ask_referent_email(tracker.get_slot("referent_name") or ""),
-                                 buttons=[messages.SKIP_BUTTON])
+        ask(dispatcher, tracker, "referent_email", messages.ask_referent_email(tracker.get_slot("referent_name") or ""),
+            [messages.SKIP_BUTTON])
         return []
 
 
@@ -571,6 +582,10 @@ class ActionStrayChoice(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         old_button = _text(tracker).startswith("/")
+        if (tracker.active_loop or {}).get("name"):  # the form asks its question again right after
+            dispatcher.utter_message(text=messages.STALE_BUTTON_IN_FORM if old_button
+                                     else messages.NOT_UNDERSTOOD_IN_FORM)
+            return []
         dispatcher.utter_message(text=messages.OLD_BUTTON if old_button else messages.REPHRASE,
                                  buttons=messages.STRAY_BUTTONS)
         return []

@@ -16,6 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.actions import _consent
 from actions.challenge import _confirmed, _entity, _text, notice_tag
+from actions.dialogue import ask
 from bot import challenge, messages, services
 from bot.conversation import yes_no
 from bot.nlu.text import fold
@@ -109,8 +110,8 @@ class ActionAskProgressSkill(Action):
         return "action_ask_progress_skill"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ASK_PROGRESS_SKILL,
-                                 buttons=messages.skill_buttons(_offered_skills(tracker)[:6]))
+        ask(dispatcher, tracker, "progress_skill", messages.ASK_PROGRESS_SKILL,
+            messages.skill_buttons(_offered_skills(tracker)[:6]))
         return []
 
 
@@ -119,7 +120,7 @@ class ActionAskResourceKinds(Action):
         return "action_ask_resource_kinds"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ASK_KINDS, buttons=messages.KIND_BUTTONS)
+        ask(dispatcher, tracker, "resource_kinds", messages.ASK_KINDS, messages.KIND_BUTTONS)
         return []
 
 
@@ -128,7 +129,7 @@ class ActionAskResourceTime(Action):
         return "action_ask_resource_time"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ASK_TIME, buttons=messages.TIME_BUTTONS)
+        ask(dispatcher, tracker, "resource_time", messages.ASK_TIME, messages.TIME_BUTTONS)
         return []
 
 
@@ -287,7 +288,7 @@ class ActionAskMissionPlace(Action):
         return "action_ask_mission_place"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ASK_PLACE)
+        ask(dispatcher, tracker, "mission_place", messages.ASK_PLACE)
         return []
 
 
@@ -296,7 +297,7 @@ class ActionAskMissionMinor(Action):
         return "action_ask_mission_minor"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.ASK_MINOR, buttons=messages.YES_NO_BUTTONS)
+        ask(dispatcher, tracker, "mission_minor", messages.ASK_MINOR, messages.YES_NO_BUTTONS)
         return []
 
 

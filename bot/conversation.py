@@ -22,6 +22,22 @@ _NO = {
 }
 
 
+# Words of the menu: « mes compétences », « tester », « mes badges » are requests, never a name.
+MENU_WORDS = {
+    "competence", "competences", "compétence", "badge", "badges", "tester", "test", "ressource", "ressources",
+    "mission", "missions", "inviter", "invitation", "invitations", "raconter", "menu", "aide", "profil",
+    "donnees", "effacer", "supprimer", "reprendre", "progresser", "arreter", "continuer", "quoi", "pourquoi",
+}
+_NO_PHRASES = ("pas d accord", "prefere pas", "veux pas", "non merci", "pas ok", "refuse", "pas envie",
+               "surtout pas", "hors de question", "pas question")
+_YES_PHRASES = ("d accord", "ca me va", "ca marche", "vas y", "go ")
+
+
+def is_menu_word(text: Optional[str]) -> bool:
+    words = re.sub(r"[^\w ]", " ", fold(text or "")).split()
+    return any(w in MENU_WORDS for w in words)
+
+
 def clean_first_name(text: Optional[str]) -> Optional[str]:
     """A first name from "moi c'est Inès", "Inès", "je m'appelle jean-paul";
     None when the answer does not look like a first name."""
@@ -37,6 +53,8 @@ def clean_first_name(text: Optional[str]) -> Optional[str]:
         return None
     if fold(candidate) in _YES | _NO | {"salut", "bonjour", "coucou", "hello", "passer", "stop"}:
         return None
+    if is_menu_word(candidate):
+        return None
     return "-".join(p[:1].upper() + p[1:] for p in candidate.split("-"))
 
 
@@ -49,6 +67,11 @@ def yes_no(text: Optional[str]) -> Optional[bool]:
     if folded in _NO or folded.startswith(("non ", "nan ", "pas ")):
         return False
     if folded in _YES or folded.startswith(("oui ", "ouais ")):
+        return True
+    padded = f" {folded} "
+    if any(f" {p} " in padded or padded.startswith(f" {p}") for p in _NO_PHRASES):
+        return False
+    if any(f" {p.strip()} " in padded for p in _YES_PHRASES):
         return True
     return None
 

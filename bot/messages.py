@@ -61,6 +61,7 @@ INTENT_LABELS: Dict[str, str] = {
     "crisis": "trouver de l'aide tout de suite",
     "other_language": "parler dans une autre langue",
     "correct_skills": "corriger les compétences proposées",
+    "resume": "reprendre ce qu'on avait commencé",
 }
 
 
@@ -333,7 +334,6 @@ STRAY_BUTTONS = [
     {"title": "Tester une compétence", "payload": "/start_assessment"},
     {"title": "Voir mes badges", "payload": "/show_my_badges"},
 ]
-ASSESSMENT_PAUSED = "OK, on fait une pause 👍 Je garde tes réponses : tu reprendras à la même question."
 
 
 def skill_buttons(skills: Sequence[Skill], notes: Optional[Dict[str, str]] = None) -> List[Dict[str, str]]:
@@ -681,3 +681,34 @@ def profile_line(skill: Skill, count: int, level: Optional[str], badge: bool, te
     elif test == "started":
         extra = " · test à finir"
     return f"{skill.title} ({times}){extra}"
+
+
+# --- interruptions: pause, leave, resume (data/dialogue/interruptions.yml) -------------
+RESUME_BUTTON = {"title": "▶️ Reprendre", "payload": "/resume"}
+NOTHING_TO_RESUME = "Il n'y a rien en cours à reprendre 🙂 On fait quoi ?"
+RESUME_MENU_BUTTONS = [
+    {"title": "Raconter une expérience", "payload": "/want_to_tell"},
+    {"title": "Voir mes compétences", "payload": "/show_my_skills"},
+    {"title": "Tester une compétence", "payload": "/start_assessment"},
+    {"title": "Progresser", "payload": "/find_resources"},
+]
+GO_ON = "On continue 👇"
+STOPPED = "OK, on arrête là 👍 On fait quoi ?"
+CONSENT_NOT_UNDERSTOOD = "Dis-moi juste oui ou non 🙂 (Tu peux dire non : on pourra quand même discuter.)"
+NAME_SKIPPED = "Pas grave, on fait sans prénom 🙂"
+STALE_BUTTON_IN_FORM = "Ce bouton n'est plus valable 🙂 On continue :"
+NOT_UNDERSTOOD_IN_FORM = "Je n'ai pas bien compris 🤔"
+
+
+def paused(label: str, assessment: bool = False) -> str:
+    kept = " Je garde tes réponses." if assessment else ""
+    return (f"OK, on met {label} de côté 👍{kept}  \n"
+            "Pour continuer, écris « reprendre » ou appuie sur le bouton.")
+
+
+def left_aside(label: str) -> str:
+    return f"Je mets {label} de côté 👍 (Écris « reprendre » pour y revenir.)"
+
+
+def resuming(label: str) -> str:
+    return f"On reprend {label} 👇"

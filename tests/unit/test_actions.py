@@ -14,6 +14,7 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 import actions.actions as acts
 from bot import messages, services
+from bot.dialogue.asking import STOP_BUTTON
 from bot.nlu.text import fold
 
 MAX_CHARS = 400
@@ -364,7 +365,7 @@ def test_ask_skill_answer_shows_the_skill_and_the_evidence(make_tracker, domain)
     text = msgs[0]["text"]
     assert text.startswith(services.referentiel().get("gestion_du_stress").title)
     assert "« je suis resté calme »" in text
-    assert msgs[0]["buttons"] == messages.CONFIRM_BUTTONS
+    assert msgs[0]["buttons"] == messages.CONFIRM_BUTTONS + [STOP_BUTTON]  # and a way out
 
 
 def test_ask_skill_answer_without_pending_says_nothing(make_tracker, domain) -> None:
@@ -599,13 +600,13 @@ def test_ask_actions(make_tracker, domain, slot: str) -> None:
     text, buttons = messages.ASK[slot]
     assert events == []
     assert msgs[0]["text"] == text
-    assert msgs[0]["buttons"] == list(buttons)
+    assert msgs[0]["buttons"] == list(buttons) + [STOP_BUTTON]  # every question: a way out
 
 
 def test_consent_question_names_the_erasure_command(make_tracker, domain) -> None:
     msgs, _ = run(acts.ActionAsk_consent(), make_tracker(), domain)
     assert "supprime mes données" in msgs[0]["text"]
-    assert [b["payload"] for b in msgs[0]["buttons"]] == ["/affirm", "/deny"]
+    assert [b["payload"] for b in msgs[0]["buttons"]] == ["/affirm", "/deny", "/stop"]
 
 
 def test_every_form_slot_has_a_question(domain) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from actions import challenge as ch
 from bot import challenge, messages, services
+from bot.dialogue.asking import STOP_BUTTON
 from bot.badges.vc_jwt import decode_unverified
 from tests.unit.test_actions import consent, run, slots_of, texts
 
@@ -93,7 +94,7 @@ def test_skill_question_offers_confirmed_skills_with_progress(app_db, make_track
     services.store().open_self_assessment(SENDER, "autonomie")
     msgs, _ = run(ch.ActionAskAssessmentSkill(), make_tracker(slots={"consent": "oui"}), domain)
     buttons = {b["payload"]: b["title"] for b in msgs[0]["buttons"]}
-    assert set(buttons) == {'/choose{"skill":"rigueur"}', '/choose{"skill":"autonomie"}'}
+    assert set(buttons) == {'/choose{"skill":"rigueur"}', '/choose{"skill":"autonomie"}', "/stop"}
     assert buttons['/choose{"skill":"autonomie"}'].endswith("(à finir)")
     assert "(à finir)" not in buttons['/choose{"skill":"rigueur"}']
 
@@ -117,7 +118,7 @@ def test_full_questionnaire_with_buttons_typed_answers_and_an_example(app_db, ma
     for n, item in enumerate(skill.items):
         msgs, _ = run(ch.ActionAskAssessmentAnswer(), make_tracker(slots=slots), domain)
         asked.append(msgs[0]["text"])
-        assert msgs[0]["buttons"] == messages.SCALE_BUTTONS
+        assert msgs[0]["buttons"] == messages.SCALE_BUTTONS + [STOP_BUTTON]
         if n % 2 == 0:  # a button
             tracker = make_tracker(slots=slots, text='/choose{"scale":"2"}', intent="choose",
                                    entities=[{"entity": "scale", "value": "2"}])
@@ -129,7 +130,7 @@ def test_full_questionnaire_with_buttons_typed_answers_and_an_example(app_db, ma
         if slots.get("assessment_example_item"):
             assert item.key and required(form, make_tracker(slots=slots), domain)[1] == "assessment_example"
             msgs, _ = run(ch.ActionAskAssessmentExample(), make_tracker(slots=slots), domain)
-            assert msgs[0]["buttons"] == [messages.SKIP_BUTTON]
+            assert msgs[0]["buttons"] == [messages.SKIP_BUTTON, STOP_BUTTON]
             text = "je recompte la caisse deux fois avant de partir"
             slots.update(validate(form, make_tracker(slots=slots, text=text), domain, "assessment_example", text))
             assert slots["assessment_example_item"] is None
@@ -171,8 +172,7 @@ def test_paused_questionnaire_resumes_at_the_same_question(app_db, make_tracker,
     skill = services.referentiel().get("rigueur")
     for item in skill.items[:2]:
         store.record_self_answer(SENDER, "rigueur", item.id, 1)
-    msgs, events = run(ch.ActionPauseAssessment(), make_tracker(slots={"assessment_skill": "rigueur"}), domain)
-    assert msgs[0]["buttons"][0]["payload"] == '/start_assessment{"skill":"rigueur"}'
+    # a pause keeps the answers (action_pause_form, tests/unit/test_dialogue.py); a new start resumes
     result = validate(ch.ValidateAssessmentForm(), make_tracker(slots={"consent": "oui"}), domain,
                       "assessment_skill", "rigueur")
     assert result["assessment_skill"] == "rigueur"
@@ -327,17 +327,18 @@ def test_invite_form_collects_name_relation_skills_and_own_name(app_db, make_tra
     slots.update(validate(form, make_tracker(slots=slots, text="c'est Karim"), domain, "referent_name", "c'est Karim"))
     assert slots["referent_name"] == "Karim"
     msgs, _ = run(ch.ActionAskReferentRelation(), make_tracker(slots=slots), domain)
-    assert msgs[0]["text"] == "Karim, c'est qui pour toi ?" and len(msgs[0]["buttons"]) == 7
+    assert msgs[0]["text"] == "Karim, c'est qui pour toi ?" and len(msgs[0]["buttons"]) == 8
     slots.update(validate(form, make_tracker(slots=slots, text="mon entraîneur de judo"), domain,
                           "referent_relation", "mon entraîneur de judo"))
     assert slots["referent_relation"] == "coach"
     msgs, _ = run(ch.ActionAskReferentSkills(), make_tracker(slots=slots), domain)
-    assert msgs[0]["buttons"][-1]["payload"] == '/choose{"skill":"toutes"}'
+    assert msgs[0]["buttons"][-2]["payload"] == '/choose{"skill":"toutes"}'
     tracker = make_tracker(slots=slots, entities=[{"entity": "skill", "value": "toutes"}])
     slots.update(validate(form, tracker, domain, "referent_skills", '/choose{"skill":"toutes"}'))
     assert sorted(slots["referent_skills"]) == ["autonomie", "rigueur"]
     msgs, _ = run(ch.ActionAskFirstName(), make_tracker(slots=slots, active_loop="invite_form"), domain)
-    assert "Karim" in msgs[0]["text"] and not msgs[0].get("buttons")
+    # no « Passer » here (the referent page needs a name), only the way out
+    assert "Karim" in msgs[0]["text"] and msgs[0].get("buttons") == [STOP_BUTTON]
     slots.update(validate(form, make_tracker(slots=slots, text="Inès"), domain, "first_name", "Inès"))
     assert slots["first_name"] == "Inès"
     assert services.store().export_person(SENDER)["person"]["first_name"] == "Inès"

@@ -41,12 +41,13 @@ def test_the_form_asks_skill_format_and_time(app_db, make_tracker, domain) -> No
     form = pa.ValidateResourcesForm()
     slots: Dict[str, Any] = {"consent": "oui"}
     msgs, _ = run(pa.ActionAskProgressSkill(), make_tracker(slots=slots), domain)
-    assert {b["payload"] for b in msgs[0]["buttons"]} == {'/choose{"skill":"rigueur"}', '/choose{"skill":"autonomie"}'}
+    assert {b["payload"] for b in msgs[0]["buttons"]} == {'/choose{"skill":"rigueur"}', '/choose{"skill":"autonomie"}',
+                                                          "/stop"}
     assert validate(form, make_tracker(slots=slots), domain, "progress_skill", "euh") == {"progress_skill": None}
     slots.update(validate(form, make_tracker(slots=slots), domain, "progress_skill", "la gestion du stress"))
     assert slots["progress_skill"] == "gestion_du_stress"  # any skill of the référentiel
     msgs, _ = run(pa.ActionAskResourceKinds(), make_tracker(slots=slots), domain)
-    assert len(msgs[0]["buttons"]) == 6
+    assert len(msgs[0]["buttons"]) == 7  # 6 formats and a way out
     slots.update(validate(form, make_tracker(slots=slots, entities=[{"entity": "kind", "value": "podcast"}]),
                           domain, "resource_kinds", '/choose{"kind":"podcast"}'))
     assert slots["resource_kinds"] == ["podcast"]

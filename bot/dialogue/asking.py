@@ -1,0 +1,84 @@
+"""How a form question is asked: always with a way out, never a third time the same way.
+
+Works on the tracker's events as Rasa sends them to the action server (plain dicts),
+so it is testable without Rasa.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+Button = Dict[str, str]
+STOP_BUTTON: Button = {"title": "⏸️ Arrêter", "payload": "/stop"}
+MENU_BUTTON: Button = {"title": "Menu", "payload": "/help"}
+RESUME_BUTTON_TITLE = "▶️ Reprendre"
+
+# The third time a question would come back: another way to ask it, with choices.
+THIRD_TIME: Dict[str, str] = {
+    "consent": "Je te la pose autrement 🙂 Je peux garder ce que tu racontes pour ton profil ? Choisis :",
+    "first_name": "Écris juste ton prénom, comme « Inès » 🙂",
+    "experience_story": ("Pas d'idée ? Raconte juste un moment où tu as aidé quelqu'un, réglé un souci "
+                         "ou appris un truc 🙂 Deux ou trois phrases suffisent."),
+    "skill_answer": "Pas facile de choisir ? Dis-moi juste : ça te ressemble ou pas ?",
+    "delete_confirmed": "Choisis juste : on efface tout, ou on garde ?",
+    "assessment_skill": "Choisis juste une compétence dans la liste 👇",
+    "assessment_answer": "Pas de bonne ou mauvaise réponse 🙂 Choisis ce qui te ressemble le plus :",
+    "assessment_example": "Pas d'exemple en tête ? Tu peux passer 👇",
+    "referent_name": "Écris juste un prénom, comme « Karim » 🙂 Ou arrête-toi là si tu préfères.",
+    "referent_relation": "Choisis juste qui c'est pour toi 👇",
+    "referent_skills": "Choisis une compétence dans la liste 👇",
+    "referent_email": "Pas d'adresse sous la main ? Tu peux passer 👇",
+    "progress_skill": "Choisis juste une compétence dans la liste 👇",
+    "resource_kinds": "Choisis juste un format (ou « Peu importe ») 👇",
+    "resource_time": "Choisis juste une durée 👇",
+    "mission_place": "Écris juste ton code postal, comme « 69003 » 🙂 Ou arrête-toi là si tu préfères.",
+    "mission_minor": "Choisis juste oui ou non 👇",
+}
+GENERIC_THIRD_TIME = "Je te propose autre chose 🙂 Choisis ci-dessous :"
+
+
+def _boundary(events: Sequence[Mapping[str, Any]], slot: str) -> int:
+    """Index after which the current run of questions for ``slot`` started: the
+    form's (re)activation or a question about another slot."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        kind = event.get("event")
+        if kind == "active_loop":
+            return index + 1
+        if kind == "slot" and event.get("name") == "requested_slot" and event.get("value") not in (None, slot):
+            return index + 1
+    return 0
+
+
+def times_asked(events: Sequence[Mapping[str, Any]], slot: str, texts: Iterable[str]) -> int:
+    """How many times in a row the bot already asked ``slot`` with one of ``texts``."""
+    wanted = {t for t in texts if t}
+    start = _boundary(events, slot)
+    return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
+
+
+def answers_since_asked(events: Sequence[Mapping[str, Any]], slot: str) -> List[str]:
+    """What the person typed since ``slot`` was first asked in this run (no button payloads)."""
+    start = _boundary(events, slot)
+    texts = [str(e.get("text") or "").strip() for e in events[start:] if e.get("event") == "user"]
+    return [t for t in texts if t and not t.startswith("/")]
+
+
+def with_way_out(buttons: Optional[Sequence[Button]]) -> List[Button]:
+    """The question's buttons plus a visible way out (Arrêter), once."""
+    result = list(buttons or [])
+    if not any(b.get("payload") == STOP_BUTTON["payload"] for b in result):
+        result.append(dict(STOP_BUTTON))
+    return result
+
+
+def question(slot: str, text: str, buttons: Optional[Sequence[Button]],
+             events: Sequence[Mapping[str, Any]]) -> Tuple[str, List[Button]]:
+    """(text, buttons) for asking ``slot`` now: the usual question, with a way out;
+    the third time in a row, another wording with choices and the menu."""
+    variant = THIRD_TIME.get(slot, GENERIC_THIRD_TIME)
+    if times_asked(events, slot, (text, variant)) >= 2:
+        extra = list(buttons or [])
+        if not any(b.get("payload") == MENU_BUTTON["payload"] for b in extra):
+            extra.append(dict(MENU_BUTTON))
+        return variant, with_way_out(extra)
+    return text, with_way_out(buttons)
