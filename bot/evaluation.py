@@ -97,7 +97,12 @@ def classifier_intent(parse: Dict[str, Any]) -> str:
 
 
 async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # no message text in the output
 
     agent = Agent.load(str(model))
     return [await agent.parse_message(t) for t in texts]
