@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 from bot.config import ROOT
-from bot.skills.proposal import aggregate, propose
 
 INTENT_TARGET = 0.90
 RECALL3_TARGET = 0.75
@@ -58,33 +57,10 @@ def intent_report(gold: List[str], predicted: List[str]) -> Dict[str, Any]:
 
 
 def skill_report(gold: List[List[str]], ranked: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
-    recalls, proposed_total, proposed_right = [], 0, 0
-    tp, fp, fn = Counter(), Counter(), Counter()
-    for skills, soft_skills in zip(gold, ranked):
-        top3 = {s["id"] for s in soft_skills[:3]}
-        recalls.append(len(top3 & set(skills)) / len(skills))
-        chosen = {p.skill_id for p in propose(aggregate([soft_skills]))}
-        proposed_total += len(chosen)
-        proposed_right += len(chosen & set(skills))
-        for s in chosen & set(skills):
-            tp[s] += 1
-        for s in chosen - set(skills):
-            fp[s] += 1
-        for s in set(skills) - chosen:
-            fn[s] += 1
-    per_skill = {}
-    for s in sorted(set(tp) | set(fp) | set(fn)):
-        p = tp[s] / (tp[s] + fp[s]) if tp[s] + fp[s] else 0.0
-        r = tp[s] / (tp[s] + fn[s]) if tp[s] + fn[s] else 0.0
-        per_skill[s] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-                        "support": tp[s] + fn[s]}
-    return {
-        "recall_at_3": sum(recalls) / len(recalls),
-        "proposal_precision": proposed_right / proposed_total if proposed_total else 0.0,
-        "proposals_per_story": proposed_total / len(gold),
-        "per_skill": per_skill,
-        "count": len(gold),
-    }
+    """recall@3, precision of the proposed skills, per-skill F1 (tools.yardstick)."""
+    from tools.yardstick import story_metrics
+
+    return story_metrics(gold, ranked)
 
 
 def classifier_intent(parse: Dict[str, Any]) -> str:
