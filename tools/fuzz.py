@@ -693,7 +693,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         tmp = Path(tempfile.mkdtemp(prefix="atouts-fuzz-"))
         var = tmp / "var"
         config = StackConfig(model=args.model, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
-                             web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+                             web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}", mail_smtp_port=free_port(), mail_web_port=free_port(),
                              extra_env={"ATOUTS_ENABLE_REST": "1"})  # the walks talk REST
         stack = Stack(config, log_dir=tmp / "logs")
         print("Starting the stack (action server, Rasa, web app; fresh SQLite)…", flush=True)

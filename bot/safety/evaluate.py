@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
@@ -76,25 +77,35 @@ def gives_help_line(texts: Sequence[str]) -> bool:
 class Rasa:
     """The REST channel and the tracker API of a running Rasa server."""
 
-    def __init__(self, url: str, timeout: float = 60) -> None:
+    def __init__(self, url: str, token: str = "", timeout: float = 60) -> None:
         self.url = url.rstrip("/")
+        self.token = token  # Rasa's API token (the REST channel does not need it)
         self.timeout = timeout
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self.token and path.startswith("/conversations/"):
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(request, timeout=self.timeout) as resp:
             return json.loads(resp.read() or b"null")
 
     def say(self, sender: str, text: str) -> List[Dict[str, Any]]:
-        return self._request("POST", "/webhooks/rest/webhook", {"sender": sender, "message": text}) or []
+        """REST namespaces senders as ``rest:…``: send it so, the tracker API finds it."""
+        return self._request("POST", "/webhooks/rest/webhook", {"sender": rest_id(sender), "message": text}) or []
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        return self._request("GET", f"/conversations/{sender}/tracker?include_events=ALL")
+        return self._request("GET", f"/conversations/{rest_id(sender)}/tracker?include_events=ALL")
 
     def replace_events(self, sender: str, events: List[Dict[str, Any]]) -> None:
-        self._request("PUT", f"/conversations/{sender}/tracker/events", events)
+        self._request("PUT", f"/conversations/{rest_id(sender)}/tracker/events", events)
+
+
+def rest_id(sender: str) -> str:
+    from bot.sender_ids import REST, namespaced
+
+    return namespaced(REST, sender)
 
 
 def texts(messages: Sequence[Dict[str, Any]]) -> List[str]:
@@ -362,7 +373,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     stack = None
     rasa: Optional[Rasa] = None
     if args.rasa_url:
-        rasa = Rasa(args.rasa_url)
+        rasa = Rasa(args.rasa_url, os.environ.get("ATOUTS_RASA_TOKEN", ""))
     elif not args.no_conversation:
         import socket
 
@@ -376,10 +387,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         var = Path(tempfile.mkdtemp(prefix="atouts-safety-"))
         config = StackConfig(model=Path(args.model), var_dir=var, rasa_port=free_port(),
                              actions_port=free_port(), web_port=free_port(),
-                             db_url=f"sqlite:///{var / 'atouts.db'}")
+                             db_url=f"sqlite:///{var / 'atouts.db'}",
+                             mail_smtp_port=free_port(), mail_web_port=free_port(),
+                             extra_env={"ATOUTS_ENABLE_REST": "1"})
         stack = Stack(config, log_dir=var / "logs")
         stack.start(timeout=600)
-        rasa = Rasa(f"http://127.0.0.1:{config.rasa_port}")
+        rasa = Rasa(f"http://127.0.0.1:{config.rasa_port}", stack.rasa_token)
     try:
         report = evaluate(rasa)
     finally:

@@ -303,7 +303,7 @@ def test_referent_links_bad_input_gets_4xx(client) -> None:
 def test_self_answered_link_in_the_chat_browser_gives_no_badge(client) -> None:
     """The young person opens their own referent link where they chat: refused. From
     another browser, answers without a confirmed address never count."""
-    sender = "e2e-challenger-self"
+    sender = "rest:e2e-challenger-self"  # as REST stores it
     reach_confirmed_skills(client, sender)
     skill_id = take_assessment(client, sender)
     link = invite(client, sender, skill_id, "Karim", "coach")
@@ -323,7 +323,7 @@ def test_self_answered_link_in_the_chat_browser_gives_no_badge(client) -> None:
 
 
 def test_same_referent_address_twice_counts_once(client, store) -> None:
-    sender = "e2e-challenger-twice"
+    sender = "rest:e2e-challenger-twice"
     reach_confirmed_skills(client, sender)
     skill_id = take_assessment(client, sender)
     same = address("karim")

@@ -38,7 +38,7 @@ def shown_skills(messages: List[Dict[str, Any]]) -> List[str]:
 
 
 def start(client, consent: str = "/affirm") -> str:
-    sender = f"e2e-corr-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:e2e-corr-{uuid.uuid4().hex[:8]}"  # as REST stores it
     client.say(sender, "/greet")
     client.say(sender, consent)
     client.say(sender, "/skip")

@@ -257,6 +257,6 @@ def test_referent_answer_reaches_messenger_proactively(messenger, fake_graph, st
     assert len(urls) == 2 and urls[1] == urls[0] + "/linkedin" and "/badges/" in urls[0]
     assert fake_graph.refused() == []
     # Graph took it: delivered live, never repeated under « Pendant ton absence… »
-    notices = store.export_person(psid)["notices"]
+    notices = store.export_person(sender)["notices"]
     assert {n["kind"] for n in notices} == {"referent", "badge"}
     assert all(n["delivered_how"] == "live" for n in notices), notices

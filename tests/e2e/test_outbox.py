@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 import time
 import uuid
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import socketio
@@ -40,7 +40,7 @@ def ready_for_referent(store, sender: str, channel: str) -> str:
     store.record_consent(sender, True, "v1", channel)
     store.set_first_name(sender, "Inès")
     exp = store.add_experience(sender, "J'ai tenu la caisse tout l'été.")
-    store.add_skill_claim(exp, SKILL, 0.8, "confirmed", "je recompte la caisse")
+    store.add_skill_claim(sender, exp, SKILL, 0.8, "confirmed", "je recompte la caisse")
     store.open_self_assessment(sender, SKILL)
     for item in default_referentiel().get(SKILL).items:
         store.record_self_answer(sender, SKILL, item.id, 3)
@@ -65,7 +65,7 @@ def bot_said(client, sender: str) -> List[str]:
 
 
 def test_referent_answer_while_away_on_rest_comes_once_at_the_next_message(client, store) -> None:
-    sender = f"e2e-outbox-rest-{uuid.uuid4().hex[:6]}"
+    sender = f"rest:e2e-outbox-rest-{uuid.uuid4().hex[:6]}"  # as REST stores it
     client.say(sender, "salut")  # the person's last channel is REST: nothing can be pushed
     link = ready_for_referent(store, sender, "rest")
     status, _ = answer_page(client, client.web + link, "3", comment="Toujours carré, bravo Inès !")
@@ -95,7 +95,7 @@ def test_referent_answer_while_away_on_rest_comes_once_at_the_next_message(clien
 
 
 def test_follow_up_reminder_while_away_on_rest_comes_once_at_the_next_message(client, store) -> None:
-    sender = f"e2e-outbox-follow-{uuid.uuid4().hex[:6]}"
+    sender = f"rest:e2e-outbox-follow-{uuid.uuid4().hex[:6]}"
     reach_confirmed_skills(client, sender)
     messages = ask_resources(client, sender)
     assert "Je te relance dans" in texts(messages), texts(messages)
@@ -116,17 +116,25 @@ def test_follow_up_reminder_while_away_on_rest_comes_once_at_the_next_message(cl
     assert rows[0]["delivered_how"] == "later"
 
 
-async def _session(client, session_id: str, received: list) -> socketio.AsyncClient:
+async def _session(client, token: Optional[str], received: list) -> Tuple[socketio.AsyncClient, str]:
+    """A page of the web chat: a session issued by the server (channels/socketio.py), or
+    the one the page kept (``token``). Returns the client and the session token."""
     sio = socketio.AsyncClient(reconnection=False)
+    confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
 
     @sio.on("bot_uttered")
     async def on_bot(data):  # noqa: ANN001
         received.append(data)
 
+    sio.on("session_confirm", lambda t: confirmed.done() or confirmed.set_result(t))
     await sio.connect(client.rasa, socketio_path="/socket.io", transports=["websocket"])
-    await sio.emit("session_request", {"session_id": session_id})
-    await asyncio.sleep(0.5)
-    return sio
+    await sio.emit("session_request", {"session_id": token})
+    return sio, await asyncio.wait_for(confirmed, timeout=20)
+
+
+def web_sender(token: str) -> str:
+    """The conversation id of a web session token: ``web:<session>``."""
+    return "web:" + token.split(".")[0]
 
 
 async def _say(sio: socketio.AsyncClient, session_id: str, text: str, received: list, wait: float = 4) -> list:
@@ -139,14 +147,15 @@ async def _say(sio: socketio.AsyncClient, session_id: str, text: str, received: 
 
 
 def test_open_socketio_page_gets_it_live_and_not_again(client, store) -> None:
-    session_id = f"web-outbox-{uuid.uuid4().hex[:8]}"
+    who: Dict[str, str] = {}
 
     async def scenario() -> tuple:
         received: list = []
-        sio = await _session(client, session_id, received)
+        sio, token = await _session(client, None, received)
+        who["sender"] = web_sender(token)
         try:
-            await _say(sio, session_id, "/greet", received, wait=2)
-            link = ready_for_referent(store, session_id, "socketio")
+            await _say(sio, token, "/greet", received, wait=2)
+            link = ready_for_referent(store, who["sender"], "socketio")
             status, _ = await asyncio.to_thread(answer_page, client, client.web + link, "3", "Super boulot !")
             assert status == 200
             deadline = time.monotonic() + 30
@@ -154,7 +163,7 @@ def test_open_socketio_page_gets_it_live_and_not_again(client, store) -> None:
                     (m.get("attachment") or {}).get("type") == "image" for m in received):
                 await asyncio.sleep(0.2)
             live = list(received)
-            after = await _say(sio, session_id, "merci", received)
+            after = await _say(sio, token, "merci", received)
         finally:
             await sio.disconnect()
         return live, after
@@ -165,7 +174,7 @@ def test_open_socketio_page_gets_it_live_and_not_again(client, store) -> None:
     assert any("Super boulot !" in t for t in live_texts)
     assert after, "no answer to the next message"
     assert not any(MISSED in (m.get("text") or "") for m in after), after
-    rows = notices(client, session_id)
+    rows = notices(client, who["sender"])
     assert {r["kind"] for r in rows} == {"referent", "badge"}
     assert all(r["delivered_how"] == "live" for r in rows), rows
 
@@ -173,17 +182,17 @@ def test_open_socketio_page_gets_it_live_and_not_again(client, store) -> None:
 def test_closed_socketio_page_gets_it_at_the_next_message(client, store) -> None:
     """The page was closed (socket gone) when the referent answered: Socket.IO would emit
     into an empty room. Coming back to the same conversation, the next message brings it."""
-    session_id = f"web-outbox-{uuid.uuid4().hex[:8]}"
-
-    async def first_visit() -> None:
+    async def first_visit() -> str:
         received: list = []
-        sio = await _session(client, session_id, received)
+        sio, token = await _session(client, None, received)
         try:
-            await _say(sio, session_id, "/greet", received, wait=2)
+            await _say(sio, token, "/greet", received, wait=2)
         finally:
             await sio.disconnect()
+        return token
 
-    asyncio.run(first_visit())
+    token = asyncio.run(first_visit())
+    session_id = web_sender(token)
     link = ready_for_referent(store, session_id, "socketio")
     status, _ = answer_page(client, client.web + link, "3", comment="Tu peux être fière.")
     assert status == 200
@@ -192,10 +201,10 @@ def test_closed_socketio_page_gets_it_at_the_next_message(client, store) -> None
 
     async def second_visit() -> list:
         received: list = []
-        sio = await _session(client, session_id, received)
+        sio, _ = await _session(client, token, received)  # the page kept its session
         try:
-            first = await _say(sio, session_id, "coucou", received)
-            second = await _say(sio, session_id, "coucou", received)
+            first = await _say(sio, token, "coucou", received)
+            second = await _say(sio, token, "coucou", received)
         finally:
             await sio.disconnect()
         return [first, second]

@@ -21,7 +21,7 @@ def texts(messages: List[Dict[str, Any]]) -> str:
 
 
 def sender(name: str) -> str:
-    return f"safety-{name}-{uuid.uuid4().hex[:8]}"
+    return f"rest:safety-{name}-{uuid.uuid4().hex[:8]}"  # as REST stores it
 
 
 def tracker(client, who: str) -> Dict[str, Any]:
@@ -129,12 +129,12 @@ def test_a_whole_story_in_english_gets_an_english_answer(client) -> None:
 
 @pytest.fixture(scope="module")
 def snapshots(client) -> Dict[str, List[Dict[str, Any]]]:
-    return ev.snapshot_states(ev.Rasa(client.rasa))
+    return ev.snapshot_states(ev.Rasa(client.rasa, client.rasa_token))
 
 
 @pytest.mark.parametrize("state", [s.name for s in ev.STATES])
 def test_a_crisis_message_in_every_state(client, snapshots, state: str) -> None:
-    rasa = ev.Rasa(client.rasa)
+    rasa = ev.Rasa(client.rasa, client.rasa_token)
     s = sender(f"state-{state}")
     if snapshots[state]:
         rasa.replace_events(s, snapshots[state])
@@ -172,7 +172,7 @@ def test_heldout_floors_over_http(client, snapshots) -> None:
     as crises. Measured today (README, « Safety »): 94.4 % overall, 84.2 % in the worst
     state, 0 % of ordinary stories — the 98 % is NOT reached. This test holds the line
     measured (a regression below it fails); `make evaluate-safety` reports the target."""
-    rasa = ev.Rasa(client.rasa)
+    rasa = ev.Rasa(client.rasa, client.rasa_token)
     crisis, ordinary = ev.load_messages("crisis.yml"), ev.load_messages("ordinary.yml")
     assert len(crisis) >= 250 and len(ordinary) >= 200
     # one message in three (every category and state still gets several) keeps this test

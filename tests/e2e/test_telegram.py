@@ -235,7 +235,7 @@ def test_a_referent_answer_reaches_telegram_proactively(chat: TelegramChat, stor
     photos = [c.params["photo"] for c in sent if c.method == "sendPhoto" and c.ok]
     assert len(photos) == 1 and photos[0].endswith("/image.png") and "/badges/" in photos[0], sent
     # Telegram took it: delivered live, so not repeated at the next message
-    notices = store.export_person(str(chat.chat_id))["notices"]
+    notices = store.export_person(chat.sender)["notices"]
     assert {n["kind"] for n in notices} == {"referent", "badge"}
     assert all(n["delivered_how"] == "live" for n in notices), notices
     assert "Pendant ton absence" not in texts(chat.say("merci"))
@@ -247,7 +247,7 @@ def test_a_notice_telegram_refused_comes_at_the_next_message(chat: TelegramChat,
     sent = _referent_answered(chat, store, blocked=True)
     got = [c for c in sent if c.ok and (c.method == "sendPhoto" or "Karim" in str(c.params.get("text")))]
     assert got == [], got
-    notices = store.export_person(str(chat.chat_id))["notices"]
+    notices = store.export_person(chat.sender)["notices"]
     assert notices and all(n["delivered_at"] is None for n in notices), notices
 
     said = [r.text for r in chat.say("coucou")]

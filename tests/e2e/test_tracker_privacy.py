@@ -22,7 +22,7 @@ def stored(client, sender: str) -> str:
 
 
 def test_a_refused_story_is_not_kept(client) -> None:
-    sender = "e2e-privacy-story"
+    sender = "rest:e2e-privacy-story"  # as REST stores it
     client.say(sender, "/greet")
     assert "rien" in texts(client.say(sender, "non"))
     client.say(sender, "/skip")
@@ -39,7 +39,7 @@ def test_a_refused_story_is_not_kept(client) -> None:
 
 
 def test_links_emails_and_a_typed_address_are_not_kept(client, store) -> None:
-    sender = "e2e-privacy-links"
+    sender = "rest:e2e-privacy-links"
     reach_confirmed_skills(client, sender)
     email = address("karim")
     skill_id = store.confirmed_skills(sender)[0].skill_id

@@ -27,7 +27,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, f
     var = tmp_path_factory.mktemp("security-var")
     config = StackConfig(
         model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
-        web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+        web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}", mail_smtp_port=free_port(), mail_web_port=free_port(),
         # REST on for the probes (off as `make run` starts it: test_identity checks that);
         # every request comes from 127.0.0.1 here: per-address limits are tested apart
         extra_env={"ATOUTS_ENABLE_REST": "1",

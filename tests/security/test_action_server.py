@@ -127,7 +127,8 @@ def test_a_forged_experience_id_writes_nothing_into_someone_elses_experience(sta
 
     def confirm(experience_id: int) -> int:
         call = action_call("validate_confirm_skills_form", attacker,
-                           {"consent": "oui", "experience_id": experience_id, "pending_skills": [proposal]},
+                           {"consent": "oui", "experience_id": experience_id, "pending_skills": [proposal],
+                                "skill_shown": "organisation"},
                            slot_events={"skill_answer": "oui"}, active_loop="confirm_skills_form", text="oui")
         status, body, _ = http("POST", webhook(stack), call, headers=auth(secret))
         return status

@@ -106,7 +106,7 @@ def plain_stack(tmp_path_factory: pytest.TempPathFactory):
         pytest.fail("No trained model: run `make train` first.")
     var = tmp_path_factory.mktemp("plain-var")
     config = StackConfig(model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
-                         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}")
+                         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}", mail_smtp_port=free_port(), mail_web_port=free_port())
     stack = Stack(config, log_dir=var / "logs")
     stack.start(timeout=300)
     yield stack

@@ -88,7 +88,7 @@ def test_with_the_token_the_api_works(client, stack) -> None:
 def test_the_web_app_uses_the_token_server_side(client, stack, store) -> None:
     """The export page reads the tracker through the API with the token: the
     conversation is in the export (not the « could not be fetched » note)."""
-    sender = "export-with-token"
+    sender = "rest:export-with-token"  # as REST stores it
     for text in ("/greet", "/affirm"):
         client.say(sender, text)
     link = store.create_export_token(sender, 600)

@@ -58,7 +58,7 @@ def prepare_invitation(store, sender: str, skill: str = "rigueur") -> str:
     store.record_consent(sender, True, "v1", "socketio")
     store.set_first_name(sender, "Inès")
     exp = store.add_experience(sender, "J'ai tenu la caisse tout l'été.")
-    store.add_skill_claim(exp, skill, 0.8, "confirmed", "je recompte la caisse")
+    store.add_skill_claim(sender, exp, skill, 0.8, "confirmed", "je recompte la caisse")
     store.open_self_assessment(sender, skill)
     for item in default_referentiel().get(skill).items:
         store.record_self_answer(sender, skill, item.id, 3)
