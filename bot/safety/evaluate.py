@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
 import uuid
 from collections import defaultdict
@@ -84,10 +85,10 @@ class Rasa:
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.token and path.startswith("/conversations/"):
-            headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        if self.token and path.startswith("/conversations/"):  # Rasa's --auth-token: ?token=
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode({"token": self.token})
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=self.timeout) as resp:
             return json.loads(resp.read() or b"null")
 
