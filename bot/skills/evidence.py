@@ -48,6 +48,11 @@ def words_of(text: str) -> List[str]:
 
 def is_first_person_action(text: str) -> bool:
     """« j'ai motivé tout le monde », « je restais calme », « on a fini 2e », « g géré »."""
+    return action_subject(text) is not None
+
+
+def action_subject(text: str) -> Optional[str]:
+    """The subject of the first first-person action of a clause (je / on / nous / g), or None."""
     words = words_of(text)
     for i, word in enumerate(words):
         if word not in _SUBJECTS:
@@ -59,23 +64,27 @@ def is_first_person_action(text: str) -> bool:
             j += 1
         if j < len(words) and words[j].isalpha() and words[j] not in _NOT_ACTIONS and words[j] not in _SUBJECTS:
             if words[j] not in _AUXILIARIES:
-                return True
+                return word
             k = j + 1
             while k < len(words) and words[k] in _NEGATIONS | _CLITICS:
                 k += 1
             if k < len(words) and _PARTICIPLE.search(words[k]) and words[k] not in ("de", "le", "une", "que"):
-                return True
-    return False
+                return word
+    return None
 
 
 def choose_clause(clauses: Sequence[str], scores: Sequence[float]) -> Optional[int]:
-    """Index of the evidence: the best-scoring first-person action, else the best clause."""
+    """Index of the evidence: the best-scoring action of the person themself (« j'ai
+    proposé »), else of their group (« on a gagné »: « on perdait tout » is often the
+    context), else the best clause."""
     if not clauses:
         return None
     order = sorted(range(len(clauses)), key=lambda i: (-(scores[i] if i < len(scores) else 0.0), i))
-    for i in order:
-        if is_first_person_action(clauses[i]):
-            return i
+    subjects = [action_subject(clauses[i]) for i in order]
+    for wanted in (("je", "g"), ("on", "nous")):
+        for i, subject in zip(order, subjects):
+            if subject in wanted:
+                return i
     return order[0]
 
 

@@ -30,8 +30,10 @@ def test_the_action_wins_over_a_better_scoring_context():
     assert clauses == ["au début l'équipe perdait tout", "j'ai motivé tout le monde", "et on a fini 2e"]
     # the context scores best for the skill, the person's action is chosen
     assert clauses[choose_clause(clauses, [0.9, 0.7, 0.2])] == "j'ai motivé tout le monde"
-    # among actions, the best-scoring one
-    assert choose_clause(clauses, [0.9, 0.3, 0.6]) == 2
+    # the person's own action before the group's (« on a fini 2e » is the result)
+    assert choose_clause(clauses, [0.9, 0.3, 0.6]) == 1
+    # among the person's own actions, the best-scoring one
+    assert choose_clause(["j'ai motivé tout le monde", "je restais calme"], [0.2, 0.6]) == 1
 
 
 def test_fallback_to_the_best_clause_without_any_action():
@@ -76,3 +78,11 @@ def test_the_detector_quotes_the_action(monkeypatch):
     monkeypatch.setattr(d, "score", lambda doc: [det.SkillScore("capacite_a_federer", 0.9)])
     monkeypatch.setattr(d, "_probabilities", lambda spans: np.array([[0.95], [0.7], [0.1]]))
     assert d.predict(object(), threshold=0.3)[0].evidence == "j'ai motivé tout le monde"
+
+
+def test_the_persons_own_action_comes_before_the_groups() -> None:
+    from bot.skills.evidence import choose_clause
+
+    clauses = ["on perdait tous les matchs", "j'ai proposé qu'on se retrouve avant chaque match pour parler"]
+    assert choose_clause(clauses, [0.9, 0.4]) == 1  # « on perdait » is the context
+    assert choose_clause(["on a fini 2e", "l'équipe perdait tout"], [0.3, 0.9]) == 0
