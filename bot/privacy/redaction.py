@@ -33,7 +33,10 @@ DEPARTMENT = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AaBb]|97[1-6])")
 
 # slots whose answer is typed in clear and must not be kept as typed
 TYPED_SLOTS = frozenset({"mission_place", "referent_email"})
-STORY_SLOTS = ("experience_story", "experience_action", "experience_difficulty", "experience_result")
+STORY_SLOTS = ("experience_story", "experience_action", "experience_difficulty", "experience_result",
+               "experience_probe")
+# the last story kept for corrections after the summary ({"text": …, "skills": …})
+LAST_STORY_SLOT = "last_story"
 EVIDENCE_SLOTS = frozenset({"story_skills", "pending_skills"})
 REQUESTED = "requested_slot"
 
@@ -203,6 +206,10 @@ def forget_stories(events: List[Event], include_open: bool = False) -> List[Even
                     quotes.add(event["value"])
                 elif event.get("name") in EVIDENCE_SLOTS:
                     quotes.update(_evidences(event.get("value")))
+                elif event.get("name") == LAST_STORY_SLOT and isinstance(event.get("value"), dict):
+                    text = event["value"].get("text")
+                    if isinstance(text, str):
+                        quotes.add(text)
             elif event.get("event") == "user" and isinstance(event.get("text"), str):
                 quotes.add(event["text"])
         quotes = {q for q in quotes if len(q.strip()) >= 4 and q not in (STORY_MASK, TYPED_MASK, "-")}
@@ -214,6 +221,8 @@ def forget_stories(events: List[Event], include_open: bool = False) -> List[Even
                 event["value"] = STORY_MASK
             elif kind == "slot" and event.get("name") in EVIDENCE_SLOTS:
                 event["value"] = _forget_evidences(event.get("value"))
+            elif kind == "slot" and event.get("name") == LAST_STORY_SLOT and event.get("value") is not None:
+                event["value"] = None
             elif kind == "bot" and isinstance(event.get("text"), str):
                 text = event["text"]
                 for quote in sorted(quotes, key=len, reverse=True):

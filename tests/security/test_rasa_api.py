@@ -5,6 +5,7 @@ API route answers 401/403 without the token (or with a wrong one), and works wit
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -93,7 +94,13 @@ def test_the_web_app_uses_the_token_server_side(client, stack, store) -> None:
         client.say(sender, text)
     link = store.create_export_token(sender, 600)
     assert link is not None
-    status, body, _ = client.get(f"{client.web}/mes-donnees/{link}")
+    from tests.e2e.test_challenger import Browser
+
+    browser = Browser()  # the page, then its button (a POST with CSRF) downloads
+    status, page = browser.open(f"{client.web}/mes-donnees/{link}")
+    assert status == 200 and 'method="post"' in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    status, body = browser.open(f"{client.web}/mes-donnees/{link}", {"csrf": csrf})
     assert status == 200
     payload = json.loads(body)
     assert "note" not in payload and payload["conversation"], payload.get("note")
