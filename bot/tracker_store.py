@@ -59,6 +59,20 @@ def redact_crisis_message(data: EventDict) -> EventDict:
 REDACTORS: List[Redactor] = [redact_crisis_message]
 
 
+NOT_KEPT = "[message non gardé]"
+
+
+def redact_words(data: EventDict) -> EventDict:
+    """A person who refused consent: their messages are stored without their words (the
+    turn already used them; slots hold a story only until its end, bot.privacy)."""
+    if data.get("event") != "user" or not isinstance(data.get("text"), str) or data["text"].startswith("/"):
+        return data
+    data = dict(data, text=NOT_KEPT)
+    if isinstance(data.get("parse_data"), dict):
+        data["parse_data"] = dict(data["parse_data"], text=NOT_KEPT)
+    return data
+
+
 def redact(data: EventDict, redactors: List[Redactor] | None = None) -> EventDict:
     for redactor in REDACTORS if redactors is None else redactors:
         data = redactor(data)
@@ -139,10 +153,13 @@ class ErasableSQLTrackerStore(RedactingStore, SQLTrackerStore):
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The new events, redacted by bot.privacy (links, addresses, e-mails, stories
         without consent) and then by ``REDACTORS`` (crisis messages)."""
+        keep_nothing = tracker.get_slot("consent") == "non"  # « Je ne garde rien »
         out = []
         for event in super()._additional_events(session, tracker):
             before = event.as_dict()
             after = redact(dict(before))
+            if keep_nothing:
+                after = redact_words(after)
             out.append(event if after == before else Event.from_parameters(after))
         return iter(out)
 

@@ -249,3 +249,15 @@ def test_redactors_are_a_list_applied_in_order() -> None:
                    [lambda d: dict(d, text=d["text"].upper())])
     assert token["text"] == "ABC"
     assert REDACTORS and all(callable(r) for r in REDACTORS)
+
+
+def test_words_of_a_person_without_consent_are_not_stored() -> None:
+    from bot.tracker_store import NOT_KEPT, redact_words
+
+    user = {"event": "user", "text": "j'ai gardé mes frères", "parse_data": {"text": "j'ai gardé mes frères",
+                                                                              "intent": {"name": "tell_experience"}}}
+    masked = redact_words(user)
+    assert masked["text"] == NOT_KEPT and masked["parse_data"]["text"] == NOT_KEPT
+    assert masked["parse_data"]["intent"]["name"] == "tell_experience"
+    assert redact_words({"event": "user", "text": "/affirm"})["text"] == "/affirm"  # buttons say nothing
+    assert redact_words({"event": "bot", "text": "Salut"})["text"] == "Salut"
