@@ -7,6 +7,12 @@ PY     := $(VENV)/bin/python
 RASA   := $(VENV)/bin/rasa
 MODEL  := models/atouts.tar.gz
 STAMP  := $(VENV)/.installed
+# The web app's own environment: maintained aiohttp and Python, not held by Rasa's pins
+WEB_VENV  := .venv-web
+WEB_STAMP := $(WEB_VENV)/.installed
+# Python >= 3.11 for the web app when the machine has one (3.10 reached end of life), else 3.10
+WEB_PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3 $(PY310); do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2]>=(3,10)' 2>/dev/null && { echo $$p; break; }; done)
 WEBCHAT := bot/web/static/vendor/rasa-webchat/index.js
 BROWSER_DRIVER := tests/browser/node_modules/playwright-core/package.json
 # Python 3.10 (Rasa 3.6 supports <= 3.10): from PATH, else from pyenv.
@@ -24,7 +30,7 @@ export PYTHONHASHSEED := 0
 # This checkout's code first (several clones may share one venv's editable install)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train evaluate evaluate-safety test test-unit test-stories test-e2e validate rules bench fuzz lint lock clean badge-demo
+.PHONY: help setup run train evaluate evaluate-safety test test-unit test-stories test-e2e validate rules bench fuzz lint lock lock-web clean badge-demo
 
 help:
 	@echo "make run       set up, train if needed, start the assistant (chat page URL printed)"
@@ -38,7 +44,7 @@ help:
 	@echo "make rules     regenerate data/rules/interruptions.yml from data/dialogue/interruptions.yml"
 	@echo "make badge-demo OUT=dir   issue a sample Open Badges 3.0 credential into dir"
 
-setup: $(STAMP) $(WEBCHAT)
+setup: $(STAMP) $(WEB_STAMP) $(WEBCHAT)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PY310)" || { echo "Python 3.10 is required (Rasa 3.6). Install it (e.g. pyenv install 3.10) and retry."; exit 1; }
@@ -48,6 +54,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	mkdir -p var
+	touch $@
+
+$(WEB_STAMP): requirements-web.txt constraints-web.txt
+	@test -n "$(WEB_PYTHON)" || { echo "Python >= 3.10 is required for the web app."; exit 1; }
+	test -x $(WEB_VENV)/bin/python || $(WEB_PYTHON) -m venv $(WEB_VENV)
+	$(WEB_VENV)/bin/python -m pip install --quiet -r requirements-web.txt -c constraints-web.txt
 	touch $@
 
 $(WEBCHAT): scripts/fetch_webchat.sh
@@ -110,6 +122,10 @@ lint: validate
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^atouts' > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+lock-web:
+	{ echo "# Full resolved set of the web app's environment (.venv-web, requirements-web.txt). Regenerate with 'make lock-web'."; \
+	  $(WEB_VENV)/bin/python -m pip freeze; } > constraints-web.txt.new && mv constraints-web.txt.new constraints-web.txt
 
 clean:
 	rm -rf models results .rasa

@@ -29,6 +29,21 @@ MAIL_CATCHER_FLAG = "ATOUTS_MAIL_CATCHER"
 RETENTION_EVERY = 24 * 3600.0  # seconds between two runs of bot.privacy.retention
 
 
+WEB_VENV_PYTHON = ROOT / ".venv-web" / "bin" / "python"
+
+
+def web_python(env: Dict[str, str]) -> str:
+    """The interpreter of the web app and the mail catcher: their own environment
+    (``.venv-web``, ``requirements-web.txt``: maintained aiohttp and Python, not held by
+    Rasa 3.6's pins), or ``ATOUTS_WEB_PYTHON``; the Rasa environment's only when neither
+    exists (a checkout set up before the split), with a warning."""
+    chosen = env.get("ATOUTS_WEB_PYTHON") or (str(WEB_VENV_PYTHON) if WEB_VENV_PYTHON.exists() else "")
+    if chosen:
+        return chosen
+    print("no .venv-web (make setup): the web app runs on Rasa's environment and its aiohttp", file=sys.stderr)
+    return sys.executable
+
+
 @dataclass
 class StackConfig:
     model: Path = ROOT / "models" / "atouts.tar.gz"
@@ -206,7 +221,7 @@ class Stack:
         endpoints = write_endpoints(c)
         credentials = write_credentials(c, self.env())
         if self.mail_catcher:
-            self._spawn("mail", [sys.executable, "-m", "bot.mailcatcher", "--smtp-port", str(c.mail_smtp_port),
+            self._spawn("mail", [web_python(self.env()), "-m", "bot.mailcatcher", "--smtp-port", str(c.mail_smtp_port),
                                  "--http-port", str(c.mail_web_port)])
         # our entry points: the action server on loopback with the shared secret, Rasa
         # with its API token (neither secret on a command line)
@@ -220,7 +235,7 @@ class Stack:
                              "--port", str(c.rasa_port)],
                     # Sanic reads SANIC_* at start: the body limit of every Rasa route
                     env={"SANIC_REQUEST_MAX_SIZE": self.env().get("ATOUTS_RASA_MAX_BODY") or RASA_MAX_BODY})
-        self._spawn("web", [sys.executable, "-m", "bot.web"])
+        self._spawn("web", [web_python(self.env()), "-m", "bot.web"])
         self.wait_ready(timeout)
         self.warm_up()
         return self

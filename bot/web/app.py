@@ -374,7 +374,7 @@ async def health(request: web.Request) -> web.Response:
 async def _fetch_conversation(app: web.Application, sender_id: str) -> tuple[Any, str | None]:
     """The tracker events kept by Rasa for this person, or (None, why not)."""
     settings = app[SETTINGS_KEY]
-    url = f"{settings.rasa_url}/conversations/{quote(sender_id, safe='')}/tracker"
+    url = f"{settings.rasa_url}/conversations/{quote(sender_id, safe=':')}/tracker"
     params = {"include_events": "ALL"}
     if settings.rasa_token:
         params["token"] = settings.rasa_token

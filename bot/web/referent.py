@@ -621,7 +621,7 @@ async def notify(app: web.Application, sender_id: str, invitation_id: int) -> bo
     """POST trigger_intent EXTERNAL_referent_answered to Rasa: 3 attempts on connection
     errors and 5xx. Logs never name the person, the link or the referent."""
     settings = app[SETTINGS_KEY]
-    url = f"{settings.rasa_url}/conversations/{quote(sender_id, safe='')}/trigger_intent"
+    url = f"{settings.rasa_url}/conversations/{quote(sender_id, safe=':')}/trigger_intent"
     params = {"output_channel": "latest"}
     if settings.rasa_token:
         params["token"] = settings.rasa_token

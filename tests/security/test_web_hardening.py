@@ -272,3 +272,22 @@ def test_the_partner_page_never_holds_the_chat_session(client, partner_sites) ->
     assert leaked == [], f"the session was posted to the partner page: {leaked}"
     assert session.split(".")[0] not in seen["frameUrl"]
     assert "atouts:close" in "".join(seen["partnerMessages"]), "the close button must still reach the page"
+
+
+def test_the_web_app_runs_on_a_maintained_aiohttp(stack) -> None:
+    """The web app and the mail catcher are the stack's only Python servers that are
+    public (the chat page, referent pages, exports, badges): they run in their own
+    environment (.venv-web), not on Rasa 3.6's aiohttp 3.9.5, whose server advisories
+    (CVE-2025-69223, GHSA-3wq7-rqq7-wx6j) were fixed in 3.13.3."""
+    web = [p for p in stack.processes if list(p.args)[1:3] == ["-m", "bot.web"]]
+    assert len(web) == 1 and web[0].poll() is None
+    interpreter = list(web[0].args)[0]
+    assert interpreter != sys.executable, "the web app shares Rasa's environment"
+    out = subprocess.run([interpreter, "-c", "import aiohttp, sys; print(aiohttp.__version__, *sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    version = tuple(int(part) for part in out[0].split(".")[:3])
+    assert version >= (3, 13, 4), out  # 3.13.3: CVE-2025-69223; 3.13.4: the 2026 server advisories
+    # and the running process is that interpreter, serving the chat page
+    assert os.path.realpath(f"/proc/{web[0].pid}/exe") == os.path.realpath(interpreter)
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.config.web_port}/", timeout=10) as response:
+        assert response.status == 200
