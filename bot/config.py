@@ -73,6 +73,9 @@ class Settings:
     smtp_password: str = ""
     smtp_from: str = ""
     smtp_starttls: bool = True
+    retention_days: int = 365  # people inactive longer are erased (bot.privacy.retention)
+    retention_notice_days: int = 30  # told this long before, at least
+    story_idle_hours: int = 24  # an unfinished story without consent is forgotten after this
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -103,6 +106,9 @@ class Settings:
             smtp_password=_env("ATOUTS_SMTP_PASSWORD", ""),
             smtp_from=_env("ATOUTS_SMTP_FROM", "Atouts <no-reply@localhost>"),
             smtp_starttls=_env("ATOUTS_SMTP_STARTTLS", "1") not in ("0", "false", "non", "no"),
+            retention_days=int(_env("ATOUTS_RETENTION_DAYS", "365")),
+            retention_notice_days=int(_env("ATOUTS_RETENTION_NOTICE_DAYS", "30")),
+            story_idle_hours=int(_env("ATOUTS_STORY_IDLE_HOURS", "24")),
         )
 
     @property

@@ -4,6 +4,7 @@ House style: short, warm, concrete, simple French, "tu", one idea per message.
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from bot.referentiel import Referentiel, Skill
@@ -223,6 +224,23 @@ def erased() -> str:
 
 def not_erased() -> str:
     return "OK, je ne touche à rien 👍"
+
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+          "octobre", "novembre", "décembre")
+
+
+def french_date(day: date) -> str:
+    return f"{day.day}{'er' if day.day == 1 else ''} {MONTHS[day.month - 1]} {day.year}"
+
+
+def retention_notice(first_name: Optional[str], erase_on: date, months: int) -> str:
+    """Told before the retention job erases someone inactive (bot.privacy.retention)."""
+    hello = f"Coucou {first_name} 👋" if first_name else "Coucou 👋"
+    return (f"{hello} Ça fait {months} mois qu'on ne s'est pas parlé. Sans nouvelles de toi, "
+            f"j'efface ton espace Atouts (expériences, compétences, badges) le {french_date(erase_on)}. "
+            "Pour le garder, envoie-moi juste un message avant. Tu peux aussi récupérer tes "
+            "données : écris « mes données ».")
 
 
 def ask_affirmation(intent: str) -> str:

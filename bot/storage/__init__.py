@@ -464,12 +464,25 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
         log.info("erased a person (%d rows)", deleted)
         return deleted
 
-    def consent_dates(self) -> list[tuple[str, datetime | None]]:
-        """(sender id, consent date or creation date) of every stored person: the
-        retention job's list (bot/privacy/retention.py)."""
+    def consent_dates(self) -> list[tuple[str, datetime | None, datetime | None]]:
+        """(sender id, consent date or creation date, date of the retention notice or None)
+        of every stored person: the retention job's list (bot/privacy/retention.py)."""
         with self._session() as s:
-            rows = s.execute(select(Person.sender_id, Person.consent_at, Person.created_at)).all()
-        return [(sender, aware(consent_at or created_at)) for sender, consent_at, created_at in rows]
+            rows = s.execute(select(Person.sender_id, Person.consent_at, Person.created_at,
+                                    Person.retention_notice_at)).all()
+        return [(sender, aware(consent_at or created_at), aware(notice_at) if notice_at else None)
+                for sender, consent_at, created_at, notice_at in rows]
+
+    def retention_notice_of(self, sender_id: str) -> datetime | None:
+        with self._session() as s:
+            at = s.execute(select(Person.retention_notice_at).where(Person.sender_id == sender_id)).scalar()
+        return aware(at) if at else None
+
+    def mark_retention_notice(self, sender_id: str, at: datetime | None) -> None:
+        """Record when the person was told of the coming erasure (None: forget it)."""
+        with self._session() as s, s.begin():
+            s.execute(update(Person).where(Person.sender_id == sender_id).values(retention_notice_at=at)
+                      .execution_options(synchronize_session=False))
 
     # --- channel deliveries (platform retries) -----------------------------
 

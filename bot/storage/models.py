@@ -70,6 +70,8 @@ class Person(Base):
     consent_at = Column(DateTime(timezone=True), nullable=True)
     notice_version = Column(String(32), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # when the retention job told the person their space would be erased (bot.privacy.retention)
+    retention_notice_at = Column(DateTime(timezone=True), nullable=True)
 
     experiences = relationship(
         "Experience",
@@ -388,7 +390,7 @@ class GroupMember(Base):
     joined_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
 
-NOTICE_KINDS = ("referent", "badge", "follow_up")
+NOTICE_KINDS = ("referent", "badge", "follow_up", "retention")
 NOTICE_TEXT_MAX = 2000
 NOTICE_HOW = ("live", "later")
 
@@ -407,7 +409,7 @@ class Notice(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint("kind IN ('referent', 'badge', 'follow_up')", name="kind"),
+        CheckConstraint("kind IN ('referent', 'badge', 'follow_up', 'retention')", name="kind"),
         CheckConstraint("delivered_how IS NULL OR delivered_how IN ('live', 'later')", name="delivered_how"),
         Index("ix_outbox_person_pending", "person_id", "delivered_at"),
     )
