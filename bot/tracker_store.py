@@ -62,14 +62,29 @@ REDACTORS: List[Redactor] = [redact_crisis_message]
 NOT_KEPT = "[message non gardé]"
 
 
+def _without_evidence(skills: Any) -> Any:
+    if not isinstance(skills, list):
+        return skills
+    return [dict(item, evidence="") if isinstance(item, dict) and item.get("evidence") else item for item in skills]
+
+
 def redact_words(data: EventDict) -> EventDict:
-    """A person who refused consent: their messages are stored without their words (the
-    turn already used them; slots hold a story only until its end, bot.privacy)."""
+    """A person who refused consent: their messages are stored without their words, nor
+    the quotes the skill detector took from them (the turn already used them; the story
+    slots hold a story only until its end, bot.privacy), and the story kept for
+    corrections after the summary (`last_story`) without its text: a later correction
+    works on the skill ids alone."""
+    if data.get("event") == "slot" and data.get("name") == "last_story" and isinstance(data.get("value"), dict):
+        value = data["value"]
+        return dict(data, value=dict(value, text="", skills=_without_evidence(value.get("skills"))))
     if data.get("event") != "user" or not isinstance(data.get("text"), str) or data["text"].startswith("/"):
         return data
     data = dict(data, text=NOT_KEPT)
     if isinstance(data.get("parse_data"), dict):
-        data["parse_data"] = dict(data["parse_data"], text=NOT_KEPT)
+        parse = dict(data["parse_data"], text=NOT_KEPT)
+        if "soft_skills" in parse:
+            parse["soft_skills"] = _without_evidence(parse["soft_skills"])
+        data["parse_data"] = parse
     return data
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from typing import List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -21,24 +21,47 @@ def stored(client, sender: str) -> str:
     return "\n".join(rows)
 
 
-@pytest.mark.xfail(reason="known gap (issue 10, open): when the first message of a story without "
-                   "consent is read as not understood (nlu_fallback), one copy of its words stays in "
-                   "the tracker until the retention job (24 h); see README, Privacy", strict=False)
-def test_a_refused_story_is_not_kept(client) -> None:
-    sender = "rest:e2e-privacy-story"  # as REST stores it
+def refuse_and_tell(client, sender: str) -> List[Dict[str, Any]]:
+    """Refuse consent, skip the name, tell a story over three messages."""
     client.say(sender, "/greet")
     assert "rien" in texts(client.say(sender, "non"))
     client.say(sender, "/skip")
     client.say(sender, "J'ai gardé mes petits frères chez Zorglubine tout l'été")
     client.say(sender, "je leur faisais à manger et je les emmenais à l'école tous les matins")
-    reply = client.say(sender, "c'était dur mais au final ils ont eu de bonnes notes")
+    return client.say(sender, "c'était dur mais au final ils ont eu de bonnes notes")
+
+
+def test_a_refused_story_is_not_kept(client) -> None:
+    """The story ends (skills shown, or none found after the one probe question): every
+    word of it is erased from the stored conversation at once."""
+    sender = "rest:e2e-privacy-story"  # as REST stores it
+    reply = refuse_and_tell(client, sender)
+    if "Je n'arrive pas encore" in texts(reply):  # the one probe question: answer it
+        reply = client.say(sender, "le plus dur c'était de tout gérer seule, j'ai fait des plannings Zorglubine")
     for _ in range(6):
-        if "Bravo" in texts(reply) or "Je n'arrive pas encore" in texts(reply):
+        if "Je ne garde rien" in texts(reply):
             break
         reply = client.say(sender, "/affirm")
-    assert "Je ne garde rien" in texts(reply) or "Je n'arrive pas encore" in texts(reply), texts(reply)
-    if "Je n'arrive pas encore" in texts(reply):  # the no-skill path: the story ends when the
-        client.say(sender, "/want_to_tell")     # person moves on (or picks a skill)
+    assert "Je ne garde rien" in texts(reply), texts(reply)
+    kept = stored(client, sender)
+    assert "Zorglubine" not in kept and "petits fr" not in kept and "bonnes notes" not in kept
+    assert "plannings" not in kept
+
+
+def test_an_unfinished_refused_story_is_forgotten_after_a_day(client, store) -> None:
+    """Someone who refused consent tells half a story and leaves: the words wait for the
+    story's end only as long as ATOUTS_STORY_IDLE_HOURS (24 h); then the retention job
+    (run daily by `make run`) erases them."""
+    from tests.e2e.test_retention import age, retention
+
+    sender = "rest:e2e-privacy-unfinished"
+    refuse_and_tell(client, sender)
+    assert "Zorglubine" in stored(client, sender)  # the story is still being told
+    age(client, store, sender, 0.5)
+    retention(client)
+    assert "Zorglubine" in stored(client, sender)  # 12 h: they may come back to finish it
+    age(client, store, sender, 0.6)
+    assert "1 récit(s) oublié(s)" in retention(client)
     kept = stored(client, sender)
     assert "Zorglubine" not in kept and "petits fr" not in kept and "bonnes notes" not in kept
 

@@ -261,3 +261,23 @@ def test_words_of_a_person_without_consent_are_not_stored() -> None:
     assert masked["parse_data"]["intent"]["name"] == "tell_experience"
     assert redact_words({"event": "user", "text": "/affirm"})["text"] == "/affirm"  # buttons say nothing
     assert redact_words({"event": "bot", "text": "Salut"})["text"] == "Salut"
+
+
+def test_without_consent_no_quote_and_no_story_text_is_stored() -> None:
+    from bot.tracker_store import NOT_KEPT, redact_words
+
+    user = {"event": "user", "text": "J'ai gardé mes frères", "parse_data": {
+        "text": "J'ai gardé mes frères", "intent": {"name": "tell_experience"},
+        "soft_skills": [{"id": "autonomie", "confidence": 0.7, "evidence": "j'ai gardé mes frères"}]}}
+    out = redact_words(user)
+    assert out["text"] == NOT_KEPT and out["parse_data"]["text"] == NOT_KEPT
+    assert out["parse_data"]["soft_skills"] == [{"id": "autonomie", "confidence": 0.7, "evidence": ""}]
+    assert out["parse_data"]["intent"] == {"name": "tell_experience"}
+    last = {"event": "slot", "name": "last_story", "value": {
+        "experience_id": None, "text": "J'ai gardé mes frères", "confirmed": ["autonomie"],
+        "skills": [{"id": "autonomie", "confidence": 0.7, "evidence": "j'ai gardé mes frères"}]}}
+    kept = redact_words(last)["value"]
+    assert kept["text"] == "" and kept["skills"][0]["evidence"] == "" and kept["confirmed"] == ["autonomie"]
+    assert "frères" not in json.dumps(redact_words(user)) + json.dumps(redact_words(last))
+    button = {"event": "user", "text": "/affirm", "parse_data": {"text": "/affirm"}}
+    assert redact_words(button) == button
