@@ -314,7 +314,7 @@ def conversation_report(crisis: List[Outcome], ordinary: List[Outcome]) -> Dict[
 
 def markdown(report: Dict[str, Any]) -> str:
     d, l, c = report["detector"], report["languages"], report.get("conversation")
-    out = ["# Safety layer evaluation", "", f"commit `{report.get('commit', '?')}`", "",
+    out = ["# Safety layer evaluation", "", f"commit `{report.get('commit', '?')}`, held-out set {report.get('set', '1')}", "",
            "## (a) Crisis detector (no conversation)", "",
            f"- crisis messages caught: **{d['recall_any']:.1%}** of {d['crisis_messages']}",
            f"- ordinary stories taken for a crisis: **{d['false_positive_rate']:.1%}** of {d['ordinary_messages']}",
@@ -342,8 +342,14 @@ def targets_met(report: Dict[str, Any]) -> bool:
     return bool(c) and c["worst_state_share"] >= TARGET_HELP_LINES and c["ordinary_as_crisis_share"] <= TARGET_ORDINARY_AS_CRISIS
 
 
-def evaluate(rasa: Optional[Rasa], folder: Path = HELDOUT) -> Dict[str, Any]:
-    crisis, ordinary = load_messages("crisis.yml", folder), load_messages("ordinary.yml", folder)
+# held-out sets: "1" the first (its misses were read to widen the cues), "2" a second one
+# written later by another writer, never read by the team (the unbiased figure)
+SETS = {"1": ("crisis.yml", "ordinary.yml"), "2": ("crisis2.yml", "ordinary2.yml")}
+
+
+def evaluate(rasa: Optional[Rasa], folder: Path = HELDOUT, heldout_set: str = "1") -> Dict[str, Any]:
+    crisis_file, ordinary_file = SETS[heldout_set]
+    crisis, ordinary = load_messages(crisis_file, folder), load_messages(ordinary_file, folder)
     report: Dict[str, Any] = {"detector": detector_report(crisis, ordinary),
                               "languages": language_report(load_messages("languages.yml", folder))}
     if rasa is not None:
@@ -369,6 +375,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "results"))
     parser.add_argument("--rasa-url", default="", help="use a running Rasa server instead of starting the stack")
     parser.add_argument("--no-conversation", action="store_true", help="only (a) and (b)")
+    parser.add_argument("--set", choices=sorted(SETS), default="2",
+                        help="held-out set: 2 (default, never read by the team) or 1 (the first one)")
     args = parser.parse_args(argv)
 
     stack = None
@@ -395,7 +403,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stack.start(timeout=600)
         rasa = Rasa(f"http://127.0.0.1:{config.rasa_port}", stack.rasa_token)
     try:
-        report = evaluate(rasa)
+        report = evaluate(rasa, heldout_set=args.set)
+        report["set"] = args.set
     finally:
         if stack is not None:
             stack.stop()
