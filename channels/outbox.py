@@ -97,8 +97,12 @@ async def _send(channel: OutputChannel, recipient_id: str, message: Dict[Text, A
 
 def with_missed(on_new_message: OnNewMessage, outbox: Optional[Outbox] = None,
                 adapt: Optional[Callable[[UserMessage], None]] = None) -> OnNewMessage:
-    """``on_new_message`` preceded by the delivery of the person's missed notices.
+    """``on_new_message`` preceded by the delivery of the person's missed notices and
+    followed, when the safety layer asks for it, by its check-in line (channels/check_in.py).
     ``adapt`` may first swap the message's output channel for a notice-aware one."""
+    from channels.check_in import with_check_in
+
+    on_new_message = with_check_in(on_new_message)
 
     @functools.wraps(on_new_message)
     async def handler(message: UserMessage) -> Any:

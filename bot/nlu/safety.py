@@ -22,7 +22,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.soft_skills import SOFT_SKILLS
-from bot.safety.detector import CrisisDetector, default_detector
+from bot.safety.classifier import CrisisCheck, default_check
 from bot.safety.language import FR, guess_language
 
 SAFETY = "safety"
@@ -36,9 +36,9 @@ class SafetyDetector(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {"languages": True}
 
-    def __init__(self, config: Dict[Text, Any], detector: Optional[CrisisDetector] = None) -> None:
+    def __init__(self, config: Dict[Text, Any], detector: Optional[CrisisCheck] = None) -> None:
         self._config = config
-        self._detector = detector or default_detector()
+        self._detector = detector or default_check()  # cues + classifier (bot.safety.classifier)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,

@@ -99,6 +99,7 @@ def default_detector() -> CrisisDetector:
     return load_detector()
 
 
-def detect_crisis(text: str) -> List[str]:
-    """The crisis categories of a message (empty for an ordinary one)."""
+def cue_categories(text: str) -> List[str]:
+    """The categories whose cues match (the patterns alone; the safety layer's decision,
+    cues and model together, is ``bot.safety.classifier.detect_crisis``)."""
     return default_detector().categories(text)

@@ -36,7 +36,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from bot.config import ROOT
-from bot.safety.detector import CATEGORIES, detect_crisis
+from bot.safety.classifier import CHECK, assess, detect_crisis
+from bot.safety.detector import CATEGORIES
 from bot.safety.helplines import default_helplines
 from bot.safety.language import guess_language
 
@@ -244,8 +245,9 @@ def ordinary_fresh(rasa: Rasa, messages: Sequence[Dict[str, Any]], workers: int 
         replies = texts(rasa.say(sender, message["text"]))
         events = rasa.tracker(sender).get("events") or []
         intents = [(e.get("parse_data") or {}).get("intent", {}).get("name") for e in events if e.get("event") == "user"]
-        as_crisis = gives_help_line(replies) or "crisis" in intents
-        return Outcome(message["text"], "fresh", replies, not as_crisis)
+        as_crisis = "crisis" in intents  # the conversation stopped for crisis care
+        return Outcome(message["text"], "fresh", replies, not as_crisis,
+                       labels=["help_line"] if gives_help_line(replies) else [])
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, messages))
@@ -267,7 +269,11 @@ def detector_report(crisis: Sequence[Dict[str, Any]], ordinary: Sequence[Dict[st
             row["category"] += category in found
     false_positives = [(m["text"], detect_crisis(m["text"])) for m in ordinary if detect_crisis(m["text"])]
     caught = sum(1 for m in crisis if detect_crisis(m["text"]))
+    checked = sum(1 for m in crisis if not detect_crisis(m["text"]) and assess(m["text"]).level == CHECK)
+    ordinary_checked = sum(1 for m in ordinary if assess(m["text"]).level == CHECK)
     return {
+        "help_lines_any_tier": (caught + checked) / len(crisis) if crisis else None,
+        "ordinary_check_in_rate": ordinary_checked / len(ordinary) if ordinary else None,
         "crisis_messages": len(crisis),
         "recall_any": caught / len(crisis) if crisis else None,
         "per_category": {c: dict(r, recall_any=r["caught"] / r["n"], recall_category=r["category"] / r["n"])
@@ -307,6 +313,8 @@ def conversation_report(crisis: List[Outcome], ordinary: List[Outcome]) -> Dict[
         "worst_state_share": min((r["help_lines"] / r["n"] for r in per_state.values()), default=None),
         "ordinary_messages": len(ordinary),
         "ordinary_as_crisis_share": sum(not o.ok for o in ordinary) / len(ordinary) if ordinary else None,
+        "ordinary_with_help_line_share": (sum(bool(o.labels) for o in ordinary) / len(ordinary)
+                                          if ordinary else None),
         "crisis_without_help_line": [(o.text, o.state, o.replies[:2]) for o in crisis if not o.ok],
         "ordinary_as_crisis": [o.text for o in ordinary if not o.ok],
     }
@@ -316,8 +324,10 @@ def markdown(report: Dict[str, Any]) -> str:
     d, l, c = report["detector"], report["languages"], report.get("conversation")
     out = ["# Safety layer evaluation", "", f"commit `{report.get('commit', '?')}`, held-out set {report.get('set', '1')}", "",
            "## (a) Crisis detector (no conversation)", "",
-           f"- crisis messages caught: **{d['recall_any']:.1%}** of {d['crisis_messages']}",
-           f"- ordinary stories taken for a crisis: **{d['false_positive_rate']:.1%}** of {d['ordinary_messages']}",
+           f"- crisis messages stopped for crisis care: **{d['recall_any']:.1%}** of {d['crisis_messages']}; "
+           f"given help lines in either tier (crisis or check-in): **{d['help_lines_any_tier']:.1%}**",
+           f"- ordinary stories taken for a crisis: **{d['false_positive_rate']:.1%}** of {d['ordinary_messages']}; "
+           f"given a check-in line: {d['ordinary_check_in_rate']:.1%}",
            "", "| category | messages | caught (any crisis) | own category |", "| --- | --- | --- | --- |"]
     for cat, r in d["per_category"].items():
         out.append(f"| {cat} | {r['n']} | {r['recall_any']:.0%} | {r['recall_category']:.0%} |")
@@ -329,8 +339,10 @@ def markdown(report: Dict[str, Any]) -> str:
         out += ["", "## (c) Real conversation over HTTP", "",
                 f"- crisis replies with a help line: **{c['help_lines_share']:.1%}** of {c['crisis_messages']} "
                 f"(worst state {c['worst_state_share']:.1%}; target ≥ {TARGET_HELP_LINES:.0%} in every state)",
-                f"- ordinary stories treated as a crisis: **{c['ordinary_as_crisis_share']:.1%}** of "
-                f"{c['ordinary_messages']} (target ≤ {TARGET_ORDINARY_AS_CRISIS:.0%})", "",
+                f"- ordinary stories treated as a crisis (conversation stopped for crisis care): "
+                f"**{c['ordinary_as_crisis_share']:.1%}** of {c['ordinary_messages']} "
+                f"(target ≤ {TARGET_ORDINARY_AS_CRISIS:.0%}); answered as usual with a check-in line: "
+                f"{c['ordinary_with_help_line_share']:.1%}", "",
                 "| state | crisis messages | with a help line |", "| --- | --- | --- |"]
         for state, r in c["per_state"].items():
             out.append(f"| {state} | {r['n']} | {r['share']:.0%} |")

@@ -76,6 +76,16 @@ def crisis_messages(categories: Sequence[str], helplines: Helplines) -> List[Mes
     ]
 
 
+CHECK_IN_OPENER = "Au fait 💛 si ça ne va pas fort en ce moment, tu peux en parler à quelqu'un, gratuitement :"
+
+
+def check_in_message(categories: Sequence[str], helplines: Helplines) -> Message:
+    """One line after the usual answer when a message might hide a crisis (the model's
+    check-in tier, channels/check_in.py): two numbers, no button, the conversation goes on."""
+    lines = helplines.for_categories(["distress", *categories], limit=2)
+    return {"text": CHECK_IN_OPENER + "  \n" + "  \n".join(line_text(line) for line in lines)}
+
+
 def _contact_link(contact: str) -> str:
     if "@" in contact and not contact.startswith("http"):
         return f"[{contact}](mailto:{contact})"

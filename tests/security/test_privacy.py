@@ -255,7 +255,16 @@ def test_retention_erases_people_inactive_beyond_the_limit(tmp_path: Path, domai
     monkeypatch.setenv("ATOUTS_DB_URL", app_url)
     monkeypatch.setenv("ATOUTS_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("ATOUTS_RETENTION_DAYS", "365")
+    told: list = []
+    monkeypatch.setattr(retention, "rasa_notify", lambda url, token: lambda sender, day: told.append(sender) or True)
     assert retention.main(["--tracker-db", str(tmp_path / "rasa_tracker.db")]) == 0
+    assert told == ["tg:old"]  # told first (bot.privacy.retention), erased 30 days later at the earliest
+    app = Store(app_url)
+    assert app.export_person("tg:old")["experiences"]
+    app.mark_retention_notice("tg:old", datetime.now(timezone.utc) - timedelta(days=31))
+    app.close()
+    assert retention.main(["--tracker-db", str(tmp_path / "rasa_tracker.db")]) == 0
+    assert told == ["tg:old"]
     app = Store(app_url)
     assert app.export_person("tg:old")["person"] is None
     assert app.export_person("tg:new")["experiences"]
