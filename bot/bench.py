@@ -220,6 +220,51 @@ class Load:
                 "latency_by_turn_ms": {k: dict(pct(v), n=len(v)) for k, v in self.ms.items()}}
 
 
+# --- cost growth: one person, many turns ------------------------------------------------------
+HISTORY_QUESTION = "c'est quoi la rigueur"
+HISTORY_MARKS = (10, 100, 400)  # turns where cost is read (median of the 21 turns around each)
+TARGET_GROWTH = 1.3  # p50 (and CPU) at turn 400 ≤ 1.3 × at turn 10
+
+
+def _cpu_ms(pid: int) -> float:
+    """User + system CPU time of one process so far (ms)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def history_growth(port: int, rasa_pid: int, turns: int = max(HISTORY_MARKS) + 10) -> Dict[str, Any]:
+    """One person asks the same simple question `turns` times after onboarding, one
+    message at a time: latency and Rasa server CPU per turn, read at HISTORY_MARKS."""
+    import json as _json
+
+    url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+    sender = f"bench-history-{uuid.uuid4().hex[:6]}"
+
+    def say(text: str) -> None:
+        request = urllib.request.Request(url, data=_json.dumps({"sender": sender, "message": text}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            resp.read()
+
+    for text in ("/greet", "/affirm", "Inès", "/stop"):
+        say(text)
+    latency, cpu = [], []
+    for _ in range(turns):
+        before, start = _cpu_ms(rasa_pid), time.perf_counter()
+        say(HISTORY_QUESTION)
+        latency.append((time.perf_counter() - start) * 1000)
+        cpu.append(_cpu_ms(rasa_pid) - before)
+    at = {}
+    for mark in HISTORY_MARKS:
+        lo, hi = max(0, mark - 10), min(len(latency), mark + 11)
+        at[str(mark)] = {"p50_ms": round(statistics.median(latency[lo:hi]), 1),
+                         "cpu_ms": round(statistics.median(cpu[lo:hi]), 1)}
+    first, last = at[str(HISTORY_MARKS[0])], at[str(HISTORY_MARKS[-1])]
+    return {"turns": turns, "at": at,
+            "latency_ratio": round(last["p50_ms"] / max(first["p50_ms"], 0.1), 2),
+            "cpu_ratio": round(last["cpu_ms"] / max(first["cpu_ms"], 0.1), 2)}
+
+
 def start_baseline(project: Path, model: Path, port: int, log: Path, timeout: float = 300) -> subprocess.Popen:
     args = [str(BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "--port", str(port),
             "--model", str(model), "--credentials", "credentials.yml"]  # no endpoints: in-memory tracker
@@ -257,7 +302,10 @@ def targets(r: Dict[str, Any]) -> List[Dict[str, str]]:
             {"target": f"training ≤ {TARGET_TRAIN_S:.0f} s", "value": "skipped" if t is None else f"{t:.0f} s",
              "result": "SKIPPED" if t is None else ok(t <= TARGET_TRAIN_S)},
             {"target": f"Rasa server peak RSS < {TARGET_RASA_RSS_MB / 1024:.1f} GB", "value": f"{rss:.0f} MB",
-             "result": ok(rss < TARGET_RASA_RSS_MB)}]
+             "result": ok(rss < TARGET_RASA_RSS_MB)}] + ([] if "history" not in r else [
+            {"target": f"p50 and CPU at turn {HISTORY_MARKS[-1]} ≤ {TARGET_GROWTH} × turn {HISTORY_MARKS[0]}",
+             "value": f"{r['history']['latency_ratio']} × / {r['history']['cpu_ratio']} ×",
+             "result": ok(max(r["history"]["latency_ratio"], r["history"]["cpu_ratio"]) <= TARGET_GROWTH)}])
 
 
 def markdown(r: Dict[str, Any]) -> str:
@@ -275,6 +323,10 @@ def markdown(r: Dict[str, Any]) -> str:
               "| startup until ready (s) | {atouts:.0f} | {baseline:.0f} |".format(**r["startup_s"]), "",
               "| Atouts turn | n | p50 | p95 | max (ms) |", "|---|---|---|---|---|"]
     lines += [f"| {k} | {v['n']} | {v['p50']} | {v['p95']} | {v['max']} |" for k, v in a["latency_by_turn_ms"].items()]
+    if "history" in r:
+        lines += ["", f"Cost growth (one person, « {HISTORY_QUESTION} » {r['history']['turns']} times, one at a time):", "",
+                  "| turn | p50 (ms) | Rasa CPU per turn (ms) |", "|---|---|---|"]
+        lines += [f"| {k} | {v['p50_ms']} | {v['cpu_ms']} |" for k, v in r["history"]["at"].items()]
     lines += ["", "| target | value | result |", "|---|---|---|"]
     return "\n".join(lines + [f"| {x['target']} | {x['value']} | {x['result']} |" for x in r["targets"]]) + "\n"
 
@@ -296,16 +348,22 @@ def bench(args: argparse.Namespace, tmp: Path, r: Dict[str, Any]) -> None:
     var = tmp / "var"
     config = StackConfig(model=MODEL, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
                          web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+                         mail_smtp_port=free_port(), mail_web_port=free_port(),
                          extra_env={"ATOUTS_ENABLE_REST": "1"})  # the simulated users talk REST
     stack = Stack(config, log_dir=logs)
     try:
         started = time.monotonic()
         stack.start(timeout=300)
         r["startup_s"] = {"atouts": round(time.monotonic() - started, 1)}
-        watch = MemoryWatch({n: p.pid for n, p in zip(("actions", "rasa", "web"), stack.processes)})  # start order
+        module = {"bot.action_server": "actions", "bot.rasa_server": "rasa", "bot.web": "web"}
+        pids = {module[a]: p.pid for p in stack.processes for a in p.args if a in module}
+        watch = MemoryWatch(pids)
         load = Load(config.rasa_port, args.think)
         wall = load.run(args.users, lambda i: args.rounds, load.reperer)
         r["atouts"] = load.stats(args.users, wall, watch.finish())
+        if not args.no_history:
+            print("Cost growth: one person, 410 turns…", flush=True)
+            r["history"] = history_growth(config.rasa_port, pids["rasa"])
     finally:
         stack.stop()
 
@@ -329,6 +387,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="Repérer conversations per user")
     parser.add_argument("--think", type=float, default=3.0, help="mean seconds a user waits before each message (±50 %%)")
     parser.add_argument("--no-train", action="store_true", help="do not time a full Atouts training")
+    parser.add_argument("--no-history", action="store_true", help="skip the cost-growth run (one person, 410 turns)")
     args = parser.parse_args(argv)
     if args.users < 1 or args.rounds < 1:
         parser.error("--users and --rounds must be at least 1")

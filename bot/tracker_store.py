@@ -9,6 +9,8 @@ Before events are written, each passes through ``REDACTORS`` (a list of function
 ``event dict -> event dict``): a crisis message (intent ``crisis``, set by the safety
 layer) is stored as « [message masqué] », without its entities or skill evidence.
 Add a redactor to that list to mask something else (tokens, addresses…).
+
+A turn loads a bounded window of the current session (``bot.tracker_window``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from bot import rasa_speedups
 from bot.sender_ids import CHANNEL_PREFIXES
 from bot.privacy.files import private_sqlite
 from bot.privacy.tracker import RedactingStore
+from bot.tracker_window import WindowedStore
 from bot.storage.db import checkpoint
 
 logger = logging.getLogger(__name__)
@@ -104,7 +107,7 @@ def erasure_requested(tracker: DialogueStateTracker) -> bool:
     return False
 
 
-class ErasableSQLTrackerStore(RedactingStore, SQLTrackerStore):
+class ErasableSQLTrackerStore(RedactingStore, WindowedStore, SQLTrackerStore):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         if kwargs.get("dialect", "sqlite") == "sqlite":  # the file 0600 before SQLite creates it
             private_sqlite(str(kwargs.get("db") or "rasa.db"))

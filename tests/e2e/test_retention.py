@@ -19,7 +19,8 @@ def age(client, store, sender: str, days: float) -> None:
     from sqlalchemy import text
 
     with sqlite3.connect(client.stack.config.tracker_db) as db:
-        db.execute("UPDATE events SET timestamp = timestamp - ? WHERE sender_id = ?", (days * DAY, sender))
+        db.execute("UPDATE events SET timestamp = timestamp - ?, data = json_set(data, '$.timestamp', "
+                   "json_extract(data, '$.timestamp') - ?) WHERE sender_id = ?", (days * DAY, days * DAY, sender))
     with store._engine.begin() as connection:
         for column in ("consent_at", "created_at", "retention_notice_at"):
             connection.execute(text(f"UPDATE persons SET {column} = datetime({column}, :shift) "
