@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = 150  # events kept after the cut (a turn writes about 5 to 12)
 SHIFT = "_atouts_window_shift"  # on a windowed tracker: its length minus the stored count
+NOT_WINDOWED: Any = object()  # _windowed's answer when the whole session must be loaded
 
 
 def rest_cut(events: List[Dict[str, Any]], loop_before: Optional[str]) -> Optional[int]:
@@ -64,27 +65,33 @@ class WindowedStore:
                         ) -> Optional[DialogueStateTracker]:
         if not fetch_events_from_all_sessions:
             tracker = self._windowed(sender_id)
-            if tracker is not None:
+            if tracker is not NOT_WINDOWED:
                 return tracker
         return await super()._retrieve(sender_id, fetch_events_from_all_sessions)  # type: ignore[misc]
 
-    def _windowed(self, sender_id: str) -> Optional[DialogueStateTracker]:
+    def _windowed(self, sender_id: str) -> Any:
+        """A tracker, None (no such conversation) or NOT_WINDOWED."""
         E = self.SQLEvent  # type: ignore[attr-defined]
         domain = self.domain  # type: ignore[attr-defined]
+        if domain is None:
+            return NOT_WINDOWED
         with self.session_scope() as session:  # type: ignore[attr-defined]
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)  # type: ignore[attr-defined]
-            stored = query.count()
-            if domain is None or stored <= self.window:
-                return None
-            rows = query.order_by(None).order_by(E.id.desc()).limit(self.window).all()[::-1]
+            rows = query.order_by(None).order_by(E.id.desc()).limit(self.window + 1).all()[::-1]
             events = [json.loads(row.data) for row in rows]
+            if len(rows) <= self.window:  # a short session: all of it, from this one query
+                if not events:
+                    return None
+                return DialogueStateTracker.from_dict(sender_id, events, domain.slots)
+            stored = query.count()
+            rows, events = rows[1:], events[1:]
             first_id = rows[0].id
             before = query.filter(E.id < first_id)
             last_loop = (before.filter(E.type_name == "active_loop").order_by(None)
                          .order_by(E.id.desc()).first())
             cut = rest_cut(events, json.loads(last_loop.data).get("name") if last_loop else None)
             if cut is None:
-                return None
+                return NOT_WINDOWED
             cut_id = rows[cut].id
             head = [json.loads(row.data) for row in query.filter(E.id < first_id).limit(1).all()
                     if row.type_name == "session_started"]

@@ -22,7 +22,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.soft_skills import SOFT_SKILLS
-from bot.safety.classifier import CrisisCheck, default_check
+from bot.safety.classifier import CRISIS, CrisisCheck, assess
 from bot.safety.language import FR, guess_language
 
 SAFETY = "safety"
@@ -38,7 +38,11 @@ class SafetyDetector(GraphComponent):
 
     def __init__(self, config: Dict[Text, Any], detector: Optional[CrisisCheck] = None) -> None:
         self._config = config
-        self._detector = detector or default_check()  # cues + classifier (bot.safety.classifier)
+        # cues + classifier (bot.safety.classifier); the default one shares its answers
+        # with the channel's check-in (one reading per message)
+        self._assess = detector.assess if detector is not None else assess
+        if detector is None:
+            assess("")  # train the classifier when the model loads, not on the first message
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -54,7 +58,8 @@ class SafetyDetector(GraphComponent):
         text = message.get(TEXT) or ""
         if not isinstance(text, str) or text.lstrip().startswith("/"):
             return
-        categories = self._detector.categories(text)
+        found = self._assess(text)
+        categories = list(found.categories) if found.level == CRISIS else []
         if categories:
             self._set_intent(message, CRISIS)
             message.set(SAFETY, {"categories": categories}, add_to_output=True)
