@@ -305,7 +305,11 @@ def targets(r: Dict[str, Any]) -> List[Dict[str, str]]:
              "result": ok(rss < TARGET_RASA_RSS_MB)}] + ([] if "history" not in r else [
             {"target": f"p50 and CPU at turn {HISTORY_MARKS[-1]} ≤ {TARGET_GROWTH} × turn {HISTORY_MARKS[0]}",
              "value": f"{r['history']['latency_ratio']} × / {r['history']['cpu_ratio']} ×",
-             "result": ok(max(r["history"]["latency_ratio"], r["history"]["cpu_ratio"]) <= TARGET_GROWTH)}])
+             "result": ok(max(r["history"]["latency_ratio"], r["history"]["cpu_ratio"]) <= TARGET_GROWTH)}]) + [
+            {"target": f"p95 ≤ {TARGET_P95_MS:.0f} ms at 60 users", "value": f"{x['latency_ms']['p95']} ms, "
+             f"{x['turns_per_s']} turns/s, {x['errors']} errors",
+             "result": ok(x["latency_ms"]["p95"] <= TARGET_P95_MS and not x["errors"])}
+            for x in r.get("saturation") or [] if x["users"] == 60]
 
 
 def markdown(r: Dict[str, Any]) -> str:
@@ -327,6 +331,11 @@ def markdown(r: Dict[str, Any]) -> str:
         lines += ["", f"Cost growth (one person, « {HISTORY_QUESTION} » {r['history']['turns']} times, one at a time):", "",
                   "| turn | p50 (ms) | Rasa CPU per turn (ms) |", "|---|---|---|"]
         lines += [f"| {k} | {v['p50_ms']} | {v['cpu_ms']} |" for k, v in r["history"]["at"].items()]
+    if r.get("saturation"):
+        lines += ["", f"Saturation (one Repérer conversation per user, think time {r['think_s']} s):", "",
+                  "| users | turns | turns/s | p50 (ms) | p95 (ms) | errors |", "|---|---|---|---|---|---|"]
+        lines += [f"| {x['users']} | {x['turns']} | {x['turns_per_s']} | {x['latency_ms']['p50']} | "
+                  f"{x['latency_ms']['p95']} | {x['errors']} |" for x in r["saturation"]]
     lines += ["", "| target | value | result |", "|---|---|---|"]
     return "\n".join(lines + [f"| {x['target']} | {x['value']} | {x['result']} |" for x in r["targets"]]) + "\n"
 
@@ -364,6 +373,13 @@ def bench(args: argparse.Namespace, tmp: Path, r: Dict[str, Any]) -> None:
         if not args.no_history:
             print("Cost growth: one person, 410 turns…", flush=True)
             r["history"] = history_growth(config.rasa_port, pids["rasa"])
+        r["saturation"] = []
+        for users in args.saturation:
+            print(f"Saturation: {users} users × 1 Repérer conversation…", flush=True)
+            load = Load(config.rasa_port, args.think)
+            wall = load.run(users, lambda i: 1, load.reperer)
+            stats = load.stats(users, wall, {})
+            r["saturation"].append({k: stats[k] for k in ("users", "turns", "turns_per_s", "latency_ms", "errors")})
     finally:
         stack.stop()
 
@@ -388,6 +404,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--think", type=float, default=3.0, help="mean seconds a user waits before each message (±50 %%)")
     parser.add_argument("--no-train", action="store_true", help="do not time a full Atouts training")
     parser.add_argument("--no-history", action="store_true", help="skip the cost-growth run (one person, 410 turns)")
+    parser.add_argument("--saturation", type=lambda v: [int(x) for x in v.split(",") if x], default=[20, 60, 120],
+                        help="user counts of the saturation curve (comma-separated; empty to skip)")
     args = parser.parse_args(argv)
     if args.users < 1 or args.rounds < 1:
         parser.error("--users and --rounds must be at least 1")
