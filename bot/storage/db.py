@@ -8,6 +8,7 @@ from typing import Iterator
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import QueuePool
 
 from bot.privacy.files import private_sqlite
 
@@ -44,7 +45,13 @@ def make_engine(url: str) -> Engine:
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             private_sqlite(database)  # created 0600 (and its folder) before SQLite opens it
-    engine = create_engine(parsed, future=True)
+    options: dict = {}
+    if parsed.get_backend_name() == "sqlite" and (parsed.database or ":memory:") != ":memory:":
+        # SQLAlchemy 1.4 opens a new connection per session on a SQLite file (NullPool),
+        # and tune_sqlite's pragmas ran every time: a small pool instead (issue 12)
+        options = {"poolclass": QueuePool, "pool_size": 4, "max_overflow": 4,
+                   "connect_args": {"check_same_thread": False}}
+    engine = create_engine(parsed, future=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", tune_sqlite)
     return engine
