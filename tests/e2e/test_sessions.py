@@ -23,12 +23,15 @@ def full_tracker(client, sender: str) -> dict:
     return json.loads(body)
 
 
+def onboard(client, sender: str, name: str) -> None:
+    """Consent, first name, then the menu (no story)."""
+    for text in ("/greet", "/affirm", name, "/stop"):
+        client.say(sender, text)
+
+
 def test_a_new_session_after_an_hour_keeps_the_slots(client) -> None:
     sender = "rest:e2e-session-hour"
-    client.say(sender, "/greet")
-    client.say(sender, "/affirm")
-    client.say(sender, "Inès")
-    client.say(sender, "/stop")
+    onboard(client, sender, "Inès")
     with sqlite3.connect(client.stack.config.tracker_db) as db:  # as if it were 2 hours ago
         db.execute("UPDATE events SET timestamp = timestamp - 7200, data = json_set(data, '$.timestamp', "
                    "json_extract(data, '$.timestamp') - 7200) WHERE sender_id = ?", (sender,))
@@ -45,10 +48,7 @@ def test_a_long_session_is_answered_on_a_window_and_loses_nothing(client) -> Non
     from bot.tracker_window import WINDOW
 
     sender = "rest:e2e-session-long"
-    client.say(sender, "/greet")
-    client.say(sender, "/affirm")
-    client.say(sender, "Yanis")
-    client.say(sender, "/stop")
+    onboard(client, sender, "Yanis")
     n = 0
     while len(rows(client, sender, "user")) * 6 < 2 * WINDOW or n < 30:
         n += 1

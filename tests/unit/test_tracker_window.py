@@ -17,13 +17,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.tracker_store import ErasableSQLTrackerStore
 from bot.tracker_window import SHIFT, rest_cut
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.test_tracker_store import domain  # noqa: F401 - fixture
+
 pytestmark = pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning")
-
-
-@pytest.fixture(scope="module")
-def domain() -> Domain:
-    return Domain.load(str(ROOT / "domain.yml"))
 
 
 @pytest.fixture
