@@ -7,6 +7,7 @@ answers as text: validators read the entity first, then the text.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 ASSESSMENT_SLOTS = ["assessment_skill", "assessment_answer", "assessment_example", "assessment_example_item"]
 INVITE_SLOTS = ["referent_name", "referent_relation", "referent_skills"]
+EMAILS_PER_DAY = 5  # invitation e-mails a person can have sent in 24 h (the links always work)
 EMAIL_SLOT = "referent_email"
 
 
@@ -456,7 +458,10 @@ class ActionCreateInvitation(Action):
         for text in messages.invitation_link(info.referent_name, relation, url, days):
             dispatcher.utter_message(text=text)
         email = tracker.get_slot(EMAIL_SLOT)
-        if email and email != "-":  # used once, here; never stored
+        if email and email != "-" and services.store().invitations_created_since(
+                tracker.sender_id, datetime.now(timezone.utc) - timedelta(days=1)) > EMAILS_PER_DAY:
+            dispatcher.utter_message(text=messages.email_limit(info.referent_name))  # nobody's inbox flooded
+        elif email and email != "-":  # used once, here; never stored
             sent = mailer.send(config, mailer.invitation_email(
                 config.smtp_from, email, info.referent_name, _first_name(tracker) or "Quelqu'un", url, days))
             dispatcher.utter_message(text=messages.email_sent(info.referent_name) if sent

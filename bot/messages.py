@@ -451,6 +451,11 @@ def email_sent(name: str) -> str:
     return f"Email envoyé à {name} ✉️"
 
 
+def email_limit(name: str) -> str:
+    return (f"Tu as déjà envoyé plein d'invitations aujourd'hui 🙂 Je n'envoie plus d'email avant "
+            f"demain : partage ce lien toi-même avec {name} (SMS, WhatsApp…), il marche pareil.")
+
+
 def email_failed() -> str:
     return "Je n'ai pas réussi à envoyer l'email 😕 Envoie-lui le lien toi-même, il marche pareil."
 

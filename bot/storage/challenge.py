@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.text import clean_text
@@ -277,6 +277,14 @@ class ChallengeStore:
                 .where(Person.sender_id == sender_id).order_by(Invitation.id)
             ).scalars().all()
             return [_info(row, now) for row in rows]
+
+    def invitations_created_since(self, sender_id: str, since: datetime) -> int:
+        """How many links the person created since ``since`` (the e-mail limit)."""
+        with self._session() as s:
+            return s.execute(
+                select(func.count(Invitation.id)).join(Person, Invitation.person_id == Person.id)
+                .where(Person.sender_id == sender_id, Invitation.created_at >= since)
+            ).scalar_one()
 
     def invitation_of(self, sender_id: str, invitation_id: object) -> InvitationInfo | None:
         """One of ``sender_id``'s own invitations by id; None if unknown or someone else's."""

@@ -557,12 +557,17 @@ async def _read_form(request: web.Request) -> MultiDictProxy:
     too_large = bad_request_page(413, "Ce que tu as envoyé est trop long.")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise _Stop(too_large)
+    unreadable = bad_request_page(400, "Le formulaire reçu est illisible.")
     try:
-        return await request.clone(client_max_size=MAX_BODY).post()
+        data = await request.clone(client_max_size=MAX_BODY).post()
     except web.HTTPRequestEntityTooLarge:
         raise _Stop(too_large) from None
     except (ValueError, RuntimeError, HttpProcessingError):  # undecodable or malformed body
-        raise _Stop(bad_request_page(400, "Le formulaire reçu est illisible.")) from None
+        raise _Stop(unreadable) from None
+    # percent-encoded bytes that are not UTF-8 come out as U+FFFD: refused, not stored
+    if any(isinstance(value, str) and "\ufffd" in value for value in data.values()):
+        raise _Stop(unreadable)
+    return data
 
 
 # --- handlers ----------------------------------------------------------------------------------

@@ -106,3 +106,21 @@ def test_without_smtp_the_email_is_not_asked(app_db, make_tracker, domain) -> No
     confirm("rigueur")
     slots = {"consent": "oui", "first_name": "Inès"}
     assert "referent_email" not in required(ch.ValidateInviteForm(), make_tracker(slots=slots), domain)
+
+
+def test_invitation_emails_are_limited_per_day(app_db, make_tracker, domain, smtp: Catcher) -> None:
+    """Issue 10 (low): nobody can use Atouts to send mails to any address in any number:
+    after EMAILS_PER_DAY invitations in 24 h, the link is still given but not e-mailed."""
+    consent()
+    confirm("rigueur")
+    slots = {"consent": "oui", "first_name": "Inès", "referent_name": "Karim", "referent_relation": "coach",
+             "referent_skills": ["rigueur"]}
+    said = []
+    for i in range(ch.EMAILS_PER_DAY + 2):
+        msgs, _ = run(ch.ActionCreateInvitation(), make_tracker(slots={**slots, "referent_email": f"k{i}@club.fr"}),
+                      domain)
+        assert "/referent/" in msgs[1]["text"]  # the link, always
+        said.append(msgs[-1]["text"])
+    assert said[:ch.EMAILS_PER_DAY] == ["Email envoyé à Karim ✉️"] * ch.EMAILS_PER_DAY
+    assert all("Je n'envoie plus d'email avant demain" in text for text in said[ch.EMAILS_PER_DAY:])
+    assert len(smtp.received) == ch.EMAILS_PER_DAY

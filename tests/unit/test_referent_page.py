@@ -900,3 +900,21 @@ def test_stylesheet_has_big_targets_and_visible_focus() -> None:
     assert "min-height: 44px" in css and ":focus-visible" in css
     assert "@import" not in css and "url(" not in css and "@font-face" not in css
     assert os.path.getsize(Path(__file__).resolve().parents[2] / "bot/web/static/referent.css") < 8_000
+
+
+def test_invalid_utf8_in_the_form_is_refused(store: Store, invite: tuple[str, int], tmp_path: Path) -> None:
+    """Issue 10 (low): a comment with bytes that are not UTF-8 (raw or percent-encoded) is
+    refused with a clear page, not stored with replacement characters."""
+    token, _ = invite
+
+    async def scenario(client: TestClient) -> None:
+        _, csrf = await open_form(client, token)
+        for body in (f"csrf={csrf}&comment=Super%FF%FEboulot".encode(), b"csrf=" + csrf.encode() + b"&comment=\xff\xfe"):
+            resp = await client.post(f"/referent/{token}", data=body,
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+            page = await resp.text()
+            assert resp.status == 400 and "illisible" in page, (resp.status, page[:200])
+            assert_page(page)
+        assert not store.invitation_of(SENDER, str(invite[1])).used_at  # nothing was recorded
+
+    run(store, tmp_path, scenario)
