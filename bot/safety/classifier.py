@@ -57,7 +57,7 @@ NOT_NEGATIVES = ("safety.yml", "synonyms.yml")  # « je veux parler à quelqu'un
 STORY_NEGATIVES = 1000  # experience stories added as ordinary messages (fixed sample)
 SEED = 2026
 C = 4.0
-THRESHOLD = 0.6
+THRESHOLD = 0.7
 VETO = 0.3
 CHECK_IN = 0.3
 # A short message without any cue (« jsp », « bon je dois y aller, à plus ») is too

@@ -162,9 +162,9 @@ def test_no_trace_of_the_crisis_text_in_the_stored_conversation(client) -> None:
     assert "frappe" not in exported and "Inès" in exported
 
 
-FLOOR_HELP_LINES = 0.94    # measured 0.977 on all 300 of set 2 by the detector (README); the target is 0.98
+FLOOR_HELP_LINES = 0.94    # measured 0.977 on all 300 of set 2 by the decision (README); the target is 0.98
 FLOOR_WORST_STATE = 0.70   # a third of the set: ~7 messages per state, so one miss is ~14 %
-FLOOR_ORDINARY_STOPPED = 0.08  # measured 0.040 on all 200; the target is 0.05
+FLOOR_ORDINARY_STOPPED = 0.08  # measured 0.025 on all 200; the target is 0.05
 
 
 def test_heldout_floors_over_http(client, snapshots) -> None:
