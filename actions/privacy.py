@@ -40,7 +40,8 @@ class ActionRetentionNotice(Action):
         erase_on = _erase_on(tracker)
         if noticed is None or erase_on is None or datetime.now(timezone.utc) - noticed > RECENT:
             return []
-        months = max(1, round(services.settings().retention_days / 30))
+        settings = services.settings()  # the job tells people silent for DAYS - NOTICE_DAYS
+        months = max(1, round((settings.retention_days - settings.retention_notice_days) / 30))
         text = messages.retention_notice(_first_name(tracker), erase_on, months)
         notice = store.add_notice(tracker.sender_id, "retention", text)
         dispatcher.utter_message(text=text, **notice_tag(notice))
