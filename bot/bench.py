@@ -364,8 +364,7 @@ def bench(args: argparse.Namespace, tmp: Path, r: Dict[str, Any]) -> None:
         started = time.monotonic()
         stack.start(timeout=300)
         r["startup_s"] = {"atouts": round(time.monotonic() - started, 1)}
-        module = {"bot.action_server": "actions", "bot.rasa_server": "rasa", "bot.web": "web"}
-        pids = {module[a]: p.pid for p in stack.processes for a in p.args if a in module}
+        pids = {k: v for k, v in stack.pids().items() if k != "mail"}
         watch = MemoryWatch(pids)
         load = Load(config.rasa_port, args.think)
         wall = load.run(args.users, lambda i: args.rounds, load.reperer)

@@ -288,6 +288,14 @@ class Stack:
         finally:
             await sio.disconnect()
 
+    SERVICES = {"bot.action_server": "actions", "bot.rasa_server": "rasa", "bot.web": "web",
+                "bot.mailcatcher": "mail"}
+
+    def pids(self) -> Dict[str, int]:
+        """Process id of each running service, by the module it runs (not by start order:
+        the mail catcher is optional and the web app has its own interpreter)."""
+        return {self.SERVICES[arg]: p.pid for p in self.processes for arg in p.args if arg in self.SERVICES}
+
     def urls(self) -> Dict[str, str]:
         c = self.config
         urls = {

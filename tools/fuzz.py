@@ -710,7 +710,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                             if args.model.exists() else "?",
                             "machine": f"{os.cpu_count()} CPUs, load average before "
                                        + " ".join(f"{x:.2f}" for x in os.getloadavg())}
-    pids = dict(zip(("actions", "rasa", "web"), (p.pid for p in stack.processes))) if stack else {}
+    pids = {k: v for k, v in stack.pids().items() if k != "mail"} if stack else {}
     try:
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()

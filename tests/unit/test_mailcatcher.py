@@ -51,3 +51,19 @@ def test_launcher_uses_the_catcher_and_turns_telemetry_off(monkeypatch) -> None:
     stack = Stack(StackConfig())
     assert not stack.mail_catcher and stack.env()["ATOUTS_SMTP_HOST"] == "smtp.example.org"
     assert "mail" not in stack.urls() and "RASA_TELEMETRY_ENABLED" not in stack.env()
+
+
+def test_the_stack_names_its_processes_by_module_not_start_order() -> None:
+    """bench and fuzz measure each server's CPU and memory by these ids: the optional mail
+    catcher starts first and the web app has its own interpreter."""
+    from types import SimpleNamespace
+
+    from bot.launcher import Stack, StackConfig
+
+    stack = Stack(StackConfig())
+    stack.processes = [SimpleNamespace(pid=pid, args=args) for pid, args in (
+        (11, ["/x/.venv-web/bin/python", "-m", "bot.mailcatcher", "--smtp-port", "1"]),
+        (12, ["/x/.venv/bin/python", "-m", "bot.action_server", "--actions", "actions"]),
+        (13, ["/x/.venv/bin/python", "-m", "bot.rasa_server", "--enable-api"]),
+        (14, ["/x/.venv-web/bin/python", "-m", "bot.web"]))]
+    assert stack.pids() == {"mail": 11, "actions": 12, "rasa": 13, "web": 14}
