@@ -12,8 +12,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.dialogue import ask, intent_of
 from bot import messages, services
-from bot.dialogue.asking import THIRD_TIME, answers_since_asked, times_asked
-from bot.conversation import clean_first_name, yes_no
+from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, times_asked, times_said_in_session,
+                                 with_way_out)
+from bot.conversation import clean_first_name, clear_consent, yes_no
 from bot.nlu.text import clean_user_text
 from bot.storage.challenge import row_id
 from bot.skills import Proposal, aggregate, propose
@@ -34,6 +35,12 @@ PICK_COUNT = 4
 # --- helpers ------------------------------------------------------------------
 def _consent(tracker: Tracker) -> bool:
     return tracker.get_slot("consent") == "oui"
+
+
+def _just_said(tracker: Tracker, text: str) -> bool:
+    """The bot's latest message was ``text``."""
+    last = next((e for e in reversed(tracker.events) if e.get("event") == "bot"), None)
+    return bool(last) and last.get("text") == text
 
 
 def _first_name(tracker: Tracker) -> Optional[str]:
@@ -145,8 +152,50 @@ class ActionRecordConsent(Action):
         services.store().record_consent(
             tracker.sender_id, given, messages.NOTICE_VERSION, tracker.get_latest_input_channel()
         )
-        dispatcher.utter_message(text=messages.consent_answer(given))
+        if not _just_said(tracker, messages.CONSENT_MOVED_ON):  # already said why nothing is kept
+            dispatcher.utter_message(text=messages.consent_answer(given))
         return []
+
+
+class ActionAskConsent(Action):
+    """The privacy question: at most twice as written, once more with plain choices; then,
+    still unanswered in this session (across runs of the form), no answer is a « no »."""
+
+    def name(self) -> Text:
+        return "action_ask_consent"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        text, buttons = messages.ASK["consent"]
+        if times_said_in_session(tracker.events, (text, THIRD_TIME["consent"])) >= 3:
+            dispatcher.utter_message(text=messages.CONSENT_MOVED_ON)
+            return [SlotSet("consent", "non"), SlotSet("requested_slot", None)]
+        if times_said_in_session(tracker.events, (text,)) >= 2:
+            text = THIRD_TIME["consent"]
+            dispatcher.utter_message(text=text, buttons=with_way_out(list(buttons) + [MENU_BUTTON]))
+            return []
+        ask(dispatcher, tracker, "consent", text, buttons)
+        return []
+
+
+class ActionGiveConsent(Action):
+    """« garde mes données »: consent given later (after a no, or without answering)."""
+
+    def name(self) -> Text:
+        return "action_give_consent"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if not clear_consent((tracker.latest_message or {}).get("text")):  # « je veux pas que tu gardes… »
+            dispatcher.utter_message(text=messages.CONSENT_NOT_CLEAR)
+            return []
+        if _consent(tracker) and services.store().has_consent(tracker.sender_id):
+            dispatcher.utter_message(text=messages.CONSENT_ALREADY)
+            return []
+        store = services.store()
+        store.record_consent(tracker.sender_id, True, messages.NOTICE_VERSION, tracker.get_latest_input_channel())
+        if _first_name(tracker):
+            store.set_first_name(tracker.sender_id, _first_name(tracker))
+        dispatcher.utter_message(text=messages.CONSENT_GIVEN_LATER)
+        return [SlotSet("consent", "oui")]
 
 
 class ValidateNameForm(FormValidationAction):
@@ -680,7 +729,9 @@ class ActionDefaultFallback(Action):
         return "action_default_fallback"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=messages.DEFAULT_FALLBACK, buttons=messages.FALLBACK_BUTTONS)
+        before = times_said_in_session(tracker.events, (messages.DEFAULT_FALLBACK, *messages.FALLBACK_AGAIN))
+        text, buttons = messages.fallback(before)
+        dispatcher.utter_message(text=text, buttons=buttons)
         return [UserUtteranceReverted()]
 
 
@@ -702,6 +753,17 @@ class _AskSlot(Action, abc.ABC):
 
 
 for _slot in messages.ASK:
-    if _slot == "first_name":  # asked by actions.challenge.ActionAskFirstName (two forms use it)
+    if _slot in ("first_name", "consent"):  # ActionAskFirstName (two forms use it), ActionAskConsent
         continue
     globals()[f"ActionAsk_{_slot}"] = type(f"ActionAsk_{_slot}", (_AskSlot,), {"slot": _slot})
+
+
+def ask_action(slot: str) -> Action:
+    """The action that asks ``slot`` (``action_ask_<slot>``)."""
+    if slot == "first_name":
+        from actions.challenge import ActionAskFirstName
+
+        return ActionAskFirstName()
+    if slot == "consent":
+        return ActionAskConsent()
+    return globals()[f"ActionAsk_{slot}"]()

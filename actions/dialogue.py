@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import messages
-from bot.conversation import yes_no
+from bot.conversation import clear_consent, yes_no
 from bot.dialogue.asking import question
 from bot.dialogue.interruptions import Table
 
@@ -138,7 +138,10 @@ class ValidateConsentForm(FormValidationAction):
             return {"consent": value}
         if intent_of(tracker) in ("skip", "deny"):
             return {"consent": "non"}
-        answer = yes_no(value if isinstance(value, str) else None)
+        text = value if isinstance(value, str) else None
+        if intent_of(tracker) == "give_consent" and clear_consent(text):  # « ok garde mes données »
+            return {"consent": "oui"}
+        answer = yes_no(text)
         if answer is None and intent_of(tracker) == "export_my_data":
             # « tu as quoi sur moi ? »: answered (the question comes again)
             from actions.actions import ActionExportMyData

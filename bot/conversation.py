@@ -76,6 +76,17 @@ def yes_no(text: Optional[str]) -> Optional[bool]:
     return None
 
 
+_NEGATION = re.compile(r"\b(?:pas|plus|jamais|rien|nan|non|nope|refuse|ne|n)\b")
+
+
+def clear_consent(text: Optional[str]) -> bool:
+    """« garde mes données » is consent only when nothing in it says no: « nan je veux
+    pas que tu gardes mes données » reads like a request to keep (same words) and is a
+    refusal. Consent is never inferred from a doubtful sentence."""
+    folded = " ".join(re.sub(r"[^\w' ]", " ", fold(text or "")).replace("'", " ").split())
+    return bool(folded) and _NEGATION.search(folded) is None
+
+
 # Who a referent is, from free text ("mon coach de judo", "ma tutrice", "le patron").
 _RELATIONS = (
     ("responsable_benevole", ("benevol", "association", "asso ", "resto du coeur", "restos du coeur")),

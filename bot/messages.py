@@ -33,6 +33,7 @@ INTENT_LABELS: Dict[str, str] = {
     "goodbye": "dire au revoir",
     "affirm": "oui",
     "deny": "non",
+    "give_consent": "que je garde tes données",
     "thank": "dire merci",
     "help": "savoir ce que je sais faire",
     "bot_challenge": "savoir si je suis un robot",
@@ -70,6 +71,17 @@ def consent_answer(given: bool) -> str:
     if given:
         return "Merci 🙏 Je garde juste ce qu'il faut pour ton profil."
     return "Pas de souci 👍 Je ne garde rien de plus que notre conversation. On peut quand même discuter !"
+
+
+# The privacy question left unanswered three times in a session: no answer is a « no »
+# (nothing kept), said plainly, with the words to change one's mind.
+CONSENT_MOVED_ON = ("On avance 🙂 Sans réponse de ta part, je ne garde rien de ce que tu racontes. "
+                    "Si tu veux un profil plus tard, écris « garde mes données ».")
+CONSENT_GIVEN_LATER = ("C'est noté 🔒 À partir de maintenant, je garde ton prénom, tes expériences et tes "
+                       "compétences pour ton profil. Tu peux tout effacer quand tu veux : écris « supprime mes données ».")
+CONSENT_NOT_CLEAR = ("Je ne garde rien sans un oui clair de ta part 🙂 Pour que je garde ton profil, écris "
+                     "« garde mes données ». Pour effacer ce que je garde : « supprime mes données ».")
+CONSENT_ALREADY = "C'est déjà le cas 🙂 Je garde ce que tu racontes pour ton profil. Pour tout effacer : « supprime mes données »."
 
 
 def after_name(first_name: Optional[str]) -> str:
@@ -303,6 +315,21 @@ DEFAULT_FALLBACK = "Désolé, je ne comprends toujours pas 😅 Voilà ce que je
 FALLBACK_BUTTONS = MENU_BUTTONS + [
     {"title": "C'est quoi une compétence ?", "payload": "/ask_what_are_soft_skills"},
 ]
+# Lost again in the same session: never the same words a third time; from the second
+# time, a way to reach a person too (the person may need something the bot cannot do).
+FALLBACK_AGAIN = (
+    "Je ne comprends toujours pas, désolé 🙏 Le plus simple : choisis ici 👇",
+    "On n'arrive pas à se comprendre, c'est ma faute 😕 Tu peux choisir ci-dessous, "
+    "ou demander à parler à quelqu'un.",
+)
+HUMAN_BUTTON = {"title": "Parler à quelqu'un", "payload": "/ask_human"}
+
+
+def fallback(times_before: int) -> Tuple[str, List[Dict[str, str]]]:
+    """The « not understood » answer, the ``times_before + 1``-th time in a session."""
+    if times_before <= 0:
+        return DEFAULT_FALLBACK, FALLBACK_BUTTONS
+    return FALLBACK_AGAIN[(times_before - 1) % len(FALLBACK_AGAIN)], FALLBACK_BUTTONS + [HUMAN_BUTTON]
 RESUME_CONFIRMATIONS = "On reprend là où on s'était arrêté 👇"
 
 

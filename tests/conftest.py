@@ -54,6 +54,7 @@ def make_tracker() -> Callable[..., Tracker]:
         slot_events: Optional[Dict[str, Any]] = None,
         active_loop: Optional[str] = None,
         input_channel: str = "socketio",
+        history: Optional[List[Dict[str, Any]]] = None,
     ) -> Tracker:
         latest_message: Dict[str, Any] = {
             "text": text,
@@ -63,7 +64,7 @@ def make_tracker() -> Callable[..., Tracker]:
         }
         if soft_skills is not None:
             latest_message["soft_skills"] = soft_skills
-        events: List[Dict[str, Any]] = [
+        events: List[Dict[str, Any]] = list(history or []) + [
             {"event": "action", "name": "action_listen"},
             {
                 "event": "user",

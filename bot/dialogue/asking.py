@@ -56,6 +56,17 @@ def times_asked(events: Sequence[Mapping[str, Any]], slot: str, texts: Iterable[
     return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
 
 
+def times_said_in_session(events: Sequence[Mapping[str, Any]], texts: Iterable[str]) -> int:
+    """How many bot messages of this session (since the last ``session_started``) had one of ``texts``."""
+    wanted = {t for t in texts if t}
+    start = 0
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "session_started":
+            start = index + 1
+            break
+    return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
+
+
 def answers_since_asked(events: Sequence[Mapping[str, Any]], slot: str) -> List[str]:
     """What the person typed since ``slot`` was first asked in this run (no button payloads)."""
     start = _boundary(events, slot)

@@ -134,4 +134,4 @@ def test_no_reminder_after_opting_out_or_erasing(client, store) -> None:
                  if e.get("event") == "user" and (e.get("parse_data") or {}).get("intent", {}).get("name")
                  == "EXTERNAL_follow_up"]
         assert fired == [], sender  # the reminder was cancelled
-    assert store.export_person("e2e-progresser-erase")["person"] is None
+    assert store.export_person("rest:e2e-progresser-erase")["person"] is None  # REST ids are rest:<sender>

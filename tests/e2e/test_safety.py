@@ -179,7 +179,8 @@ def test_heldout_floors_over_http(client, snapshots) -> None:
     # one message in three (every category and state still gets several) keeps this test
     # near 3 minutes on 2 cores; `make evaluate-safety` sends them all
     crisis, ordinary = crisis[::3], ordinary[::3]
-    report = ev.conversation_report(ev.crisis_in_states(rasa, crisis, snapshots), ev.ordinary_fresh(rasa, ordinary))
+    report = ev.conversation_report(ev.crisis_in_states(rasa, crisis, snapshots, every_state=False),
+                                   ev.ordinary_fresh(rasa, ordinary))
     counts = {state: (r["help_lines"], r["n"]) for state, r in report["per_state"].items()}
     assert all(n >= 3 for _, n in counts.values()), counts
     assert report["help_lines_share"] >= FLOOR_HELP_LINES, counts

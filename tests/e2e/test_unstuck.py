@@ -35,7 +35,7 @@ def payloads(messages: List[Dict[str, Any]]) -> List[str]:
 
 
 def new_sender() -> str:
-    return f"e2e-unstuck-{uuid.uuid4().hex[:8]}"
+    return f"rest:e2e-unstuck-{uuid.uuid4().hex[:8]}"  # REST ids are rest:<sender> (the store sees that)
 
 
 def onboard(client, sender: str, consent: str = "/affirm") -> List[Dict[str, Any]]:
@@ -229,3 +229,55 @@ def test_every_form_question_has_a_way_out(client):
         assert "reprendre" in texts(paused) and "/resume" in payloads(paused), paused
     kept = client.say(sender, "stop")
     assert "je ne touche à rien" in texts(kept).lower(), kept
+
+
+STORIES_WITHOUT_ANSWERING = [  # told at different moments, never answering the privacy question
+    "j'ai gardé ma petite sœur tout l'été, je lui faisais à manger",
+    "je suis capitaine de mon équipe de basket, j'ai remotivé tout le monde après 3 défaites",
+    "ma grand-mère est tombée malade, je faisais ses courses chaque semaine",
+    "au lycée j'ai monté un club de jeux de société avec deux potes",
+]
+
+
+def test_an_unanswered_privacy_question_is_not_asked_a_fourth_time(client, store):
+    """Fuzzer walks: a person who keeps telling stories (and leaving) got the whole
+    privacy notice three times. Twice as written, once with plain choices, then no
+    answer is a « no » — said plainly, with the words to change one's mind."""
+    sender = new_sender()
+    said: Counter = Counter()
+    replies = []
+    for story in STORIES_WITHOUT_ANSWERING:
+        reply = client.say(sender, story)
+        replies.append(texts(reply))
+        said.update(m.get("text") for m in reply)
+        client.say(sender, "stop")  # leaves the question, as the walks did
+    assert not {t: n for t, n in said.items() if n > 2}, said
+    assert "Je te la pose autrement" in replies[2], replies[2]
+    assert "garde mes données" in replies[3] and "je ne garde rien" in replies[3], replies[3]
+    assert "t'appelle" in replies[3], replies[3]  # the conversation goes on
+    assert store.export_person(sender)["person"] is None
+
+
+def test_consent_can_be_given_later(client, store):
+    sender = new_sender()
+    client.say(sender, "/greet")
+    client.say(sender, "non merci")
+    client.say(sender, "Inès")
+    assert store.export_person(sender)["person"] is None
+    reply = client.say(sender, "finalement tu peux garder mes données")
+    assert "À partir de maintenant, je garde" in texts(reply), texts(reply)
+    person = store.export_person(sender)["person"]
+    assert person and person["consent_given"] and person["first_name"] == "Inès", (person, texts(reply))
+    again = client.say(sender, "garde mes données")
+    assert "déjà le cas" in texts(again), texts(again)
+
+
+def test_a_negated_keep_my_data_is_never_consent(client, store):
+    """« nan je veux pas que tu gardes mes données » has the words of « garde mes
+    données »: it must never be read as consent, in the privacy question or later."""
+    sender = new_sender()
+    client.say(sender, "/greet")
+    client.say(sender, "non")
+    reply = client.say(sender, "je veux pas que tu gardes mes données")
+    assert "À partir de maintenant" not in texts(reply), texts(reply)
+    assert store.export_person(sender)["person"] is None

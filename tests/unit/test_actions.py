@@ -591,9 +591,7 @@ def test_export_without_consent_says_nothing_was_kept(app_db: str, make_tracker,
 
 @pytest.mark.parametrize("slot", sorted(messages.ASK))
 def test_ask_actions(make_tracker, domain, slot: str) -> None:
-    from actions import challenge
-
-    action = challenge.ActionAskFirstName() if slot == "first_name" else getattr(acts, f"ActionAsk_{slot}")()
+    action = acts.ask_action(slot)
     assert action.name() == f"action_ask_{slot}"
     assert action.name() in domain["actions"]
     msgs, events = run(action, make_tracker(), domain)
@@ -604,7 +602,7 @@ def test_ask_actions(make_tracker, domain, slot: str) -> None:
 
 
 def test_consent_question_names_the_erasure_command(make_tracker, domain) -> None:
-    msgs, _ = run(acts.ActionAsk_consent(), make_tracker(), domain)
+    msgs, _ = run(acts.ActionAskConsent(), make_tracker(), domain)
     assert "supprime mes données" in msgs[0]["text"]
     assert [b["payload"] for b in msgs[0]["buttons"]] == ["/affirm", "/deny", "/stop"]
 
@@ -652,6 +650,25 @@ def test_rephrase_and_default_fallback(make_tracker, domain) -> None:
     assert events == [UserUtteranceReverted()]
 
 
+def test_the_fallback_is_never_the_same_words_three_times_in_a_session(make_tracker, domain) -> None:
+    events: list = []
+    said = []
+    for _ in range(5):
+        msgs, _ = run(acts.ActionDefaultFallback(), make_tracker(history=list(events)), domain)
+        said.append(msgs[0]["text"])
+        events += [{"event": "user", "text": "blabla"}, {"event": "bot", "text": msgs[0]["text"]}]
+        assert any(b["payload"] == "/help" or b["payload"] == "/want_to_tell" for b in msgs[0]["buttons"])
+    assert max(said.count(t) for t in said) <= 2
+    assert said[0] == messages.DEFAULT_FALLBACK and said[1] != said[0]
+    # from the second time, a way to reach a person
+    msgs, _ = run(acts.ActionDefaultFallback(), make_tracker(history=list(events)), domain)
+    assert {"title": "Parler à quelqu'un", "payload": "/ask_human"} in msgs[0]["buttons"]
+    # a new session starts over
+    msgs, _ = run(acts.ActionDefaultFallback(),
+                  make_tracker(history=events + [{"event": "session_started"}]), domain)
+    assert msgs[0]["text"] == messages.DEFAULT_FALLBACK
+
+
 def test_domain_responses_follow_the_house_style(domain) -> None:
     for name, variants in domain["responses"].items():
         for variant in variants:
@@ -678,3 +695,73 @@ def test_a_bare_first_name_outside_the_form_is_kept(make_tracker, domain, app_db
     events = ActionAfterName().run(dispatcher, tracker, domain)
     assert SlotSet("first_name", "Inès") in events
     assert "Inès" in dispatcher.messages[0]["text"]
+
+
+def test_the_privacy_question_twice_then_choices_then_no_answer_is_a_no(make_tracker, domain) -> None:
+    full = messages.ASK["consent"][0]
+    history: list = []
+    said = []
+    for _ in range(4):
+        msgs, events = run(acts.ActionAskConsent(), make_tracker(history=list(history), active_loop="consent_form"),
+                           domain)
+        said.append((msgs[0]["text"], events))
+        # each time in a new run of the form (the person left and came back with a story)
+        history += [{"event": "active_loop", "name": "consent_form"}, {"event": "bot", "text": msgs[0]["text"]},
+                    {"event": "user", "text": "une histoire"}]
+    assert [s[0] for s in said[:3]] == [full, full, acts.THIRD_TIME["consent"]]
+    assert all(s[1] == [] for s in said[:3])
+    assert said[3][0] == messages.CONSENT_MOVED_ON
+    assert said[3][1] == [SlotSet("consent", "non"), SlotSet("requested_slot", None)]
+    # a new session starts over
+    msgs, _ = run(acts.ActionAskConsent(), make_tracker(history=history + [{"event": "session_started"}]), domain)
+    assert msgs[0]["text"] == full
+
+
+def test_record_consent_says_nothing_more_after_moving_on(make_tracker, domain, monkeypatch) -> None:
+    recorded = []
+
+    class Store:
+        def record_consent(self, *args):
+            recorded.append(args)
+
+    monkeypatch.setattr(acts.services, "store", lambda: Store())
+    history = [{"event": "bot", "text": messages.CONSENT_MOVED_ON}]
+    msgs, _ = run(acts.ActionRecordConsent(), make_tracker(history=history, slots={"consent": "non"}), domain)
+    assert msgs == [] and recorded and recorded[0][1] is False
+    msgs, _ = run(acts.ActionRecordConsent(), make_tracker(slots={"consent": "non"}), domain)
+    assert texts(msgs) == [messages.consent_answer(False)]
+
+
+@pytest.mark.parametrize("text", ["nan je veux pas que tu gardes mes données", "je veux plus que tu gardes rien",
+                                  "n'enregistre pas mes infos"])
+def test_a_negated_keep_my_data_is_not_consent(make_tracker, domain, monkeypatch, text) -> None:
+    recorded = []
+
+    class Store:
+        def record_consent(self, *args):
+            recorded.append(args)
+
+    monkeypatch.setattr(acts.services, "store", lambda: Store())
+    msgs, events = run(acts.ActionGiveConsent(), make_tracker(text=text, intent="give_consent"), domain)
+    assert texts(msgs) == [messages.CONSENT_NOT_CLEAR] and events == [] and recorded == []
+
+
+def test_keep_my_data_records_consent_and_the_name(make_tracker, domain, monkeypatch) -> None:
+    calls = []
+
+    class Store:
+        def has_consent(self, sender):
+            return False
+
+        def record_consent(self, *args):
+            calls.append(("consent", args[1]))
+
+        def set_first_name(self, sender, name):
+            calls.append(("name", name))
+
+    monkeypatch.setattr(acts.services, "store", lambda: Store())
+    msgs, events = run(acts.ActionGiveConsent(),
+                       make_tracker(text="ok garde mes données", intent="give_consent",
+                                    slots={"consent": "non", "first_name": "Inès"}), domain)
+    assert texts(msgs) == [messages.CONSENT_GIVEN_LATER]
+    assert events == [SlotSet("consent", "oui")] and calls == [("consent", True), ("name", "Inès")]

@@ -149,9 +149,7 @@ def test_the_third_time_the_question_changes_and_offers_choices() -> None:
 
 @pytest.mark.parametrize("slot", sorted(messages.ASK))
 def test_every_form_question_has_a_way_out(make_tracker, domain, slot: str) -> None:
-    from actions import challenge
-
-    action = challenge.ActionAskFirstName() if slot == "first_name" else getattr(acts, f"ActionAsk_{slot}")()
+    action = acts.ask_action(slot)
     msgs, _ = run(action, make_tracker(), domain)
     assert "/stop" in [b["payload"] for b in msgs[-1]["buttons"]]
 
