@@ -12,8 +12,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.dialogue import ask, intent_of
 from bot import messages, services
-from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, times_asked, times_said_in_session,
-                                 with_way_out)
+from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, said_since_shown, times_asked,
+                                 times_said_in_session, with_way_out)
 from bot.conversation import clean_first_name, clear_consent, yes_no
 from bot.nlu.text import clean_user_text
 from bot.storage.challenge import row_id
@@ -453,6 +453,13 @@ class ValidateConfirmSkillsForm(FormValidationAction):
         answer = {"oui": True, "non": False}.get(value) if isinstance(value, str) else None
         if answer is None:
             answer = yes_no(value if isinstance(value, str) else None)
+        if answer is None and said_since_shown(tracker.events, messages.USE_BUTTONS, "skill_shown",
+                                               current.skill_id) >= 2:
+            # a third non-answer to this card: put the skill aside (not saved, not refused)
+            skill = services.referentiel().get(current.skill_id)
+            dispatcher.utter_message(text=messages.skill_left_aside(skill.label if skill else current.skill_id))
+            pending.pop(0)
+            return {"skill_answer": None if pending else "non", "pending_skills": pending, "skill_shown": None}
         if answer is None:
             dispatcher.utter_message(text=messages.USE_BUTTONS)
             return {"skill_answer": None}

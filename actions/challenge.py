@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.actions import _consent, _first_name
 from actions.dialogue import ask
 from bot import challenge, mailer, messages, services
+from bot.dialogue.asking import times_said_in_session
 from bot.assessment import understand
 from bot.badges.credential import badge_name
 from bot.conversation import clean_first_name, relation_from_text
@@ -591,6 +592,9 @@ class ActionStrayChoice(Action):
             dispatcher.utter_message(text=messages.STALE_BUTTON_IN_FORM if old_button
                                      else messages.NOT_UNDERSTOOD_IN_FORM)
             return []
-        dispatcher.utter_message(text=messages.OLD_BUTTON if old_button else messages.REPHRASE,
-                                 buttons=messages.STRAY_BUTTONS)
+        text = messages.REPHRASE
+        if old_button:  # never the same words a third time in a session
+            before = times_said_in_session(tracker.events, (messages.OLD_BUTTON, messages.OLD_BUTTON_AGAIN))
+            text = (messages.OLD_BUTTON, messages.OLD_BUTTON_AGAIN)[before % 2]
+        dispatcher.utter_message(text=text, buttons=messages.STRAY_BUTTONS)
         return []

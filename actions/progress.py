@@ -18,6 +18,7 @@ from actions.actions import _consent
 from actions.challenge import _confirmed, _entity, _text, notice_tag
 from actions.dialogue import ask
 from bot import challenge, messages, services
+from bot.dialogue.asking import times_asked
 from bot.conversation import yes_no
 from bot.nlu.text import fold
 from bot.referentiel import Skill
@@ -301,10 +302,13 @@ class ActionAskMissionMinor(Action):
         return []
 
 
+REMOTE = "-"  # no place given after being asked three times: missions done from home
+
+
 def _place(value: Any):  # noqa: ANN202 - bot.progress.missions.Place
     from bot.progress.missions import parse_place
 
-    return parse_place(value if isinstance(value, str) else "")
+    return None if value == REMOTE else parse_place(value if isinstance(value, str) else "")
 
 
 class ValidateMissionsForm(_ProgressSkill, FormValidationAction):
@@ -320,7 +324,12 @@ class ValidateMissionsForm(_ProgressSkill, FormValidationAction):
     ) -> Dict[Text, Any]:
         if value is None:  # reset by the action that opened the form: nothing to check
             return {"mission_place": None}
+        if value == REMOTE:
+            return {"mission_place": REMOTE}
         place = _place(value)
+        if place is None and times_asked(tracker.events, "mission_place", (messages.PLACE_NOT_UNDERSTOOD,)) >= 2:
+            dispatcher.utter_message(text=messages.PLACE_MOVED_ON)  # never a fourth time: remote missions
+            return {"mission_place": REMOTE}
         if place is None:
             dispatcher.utter_message(text=messages.PLACE_NOT_UNDERSTOOD)
             return {"mission_place": None}

@@ -15,6 +15,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.dialogue.asking import times_said_in_session
 from bot.safety import messages
 from bot.safety.helplines import default_helplines
 
@@ -87,5 +88,6 @@ class ActionOtherLanguage(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         language = _safety(tracker).get("language")
-        _utter(dispatcher, messages.other_language_messages(language if isinstance(language, str) else "en"))
+        before = times_said_in_session(tracker.events, messages.OTHER_LANGUAGE_TAP.values())
+        _utter(dispatcher, messages.other_language_messages(language if isinstance(language, str) else "en", before))
         return pause_active_form(tracker)

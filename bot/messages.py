@@ -310,6 +310,11 @@ ASK: Dict[str, tuple] = {
 
 STORY_TOO_SHORT = "Dis-m'en un peu plus 🙂 Où c'était, avec qui, ce que tu faisais…"
 USE_BUTTONS = "Dis-moi juste si ça te ressemble 🙂"
+
+
+def skill_left_aside(title: str) -> str:
+    """No answer to a skill card three times: it is put aside (not saved, not refused)."""
+    return f"Je laisse « {title} » de côté pour l'instant 👍 Elle reviendra si tu racontes une autre expérience."
 REPHRASE = "Je n'ai pas bien compris 🤔 Tu peux le dire autrement ?"
 DEFAULT_FALLBACK = "Désolé, je ne comprends toujours pas 😅 Voilà ce que je sais faire :"
 FALLBACK_BUTTONS = MENU_BUTTONS + [
@@ -374,6 +379,7 @@ SCALE_NOT_UNDERSTOOD = "Choisis une réponse avec les boutons 🙂 (ou écris ja
 SKILL_NOT_OFFERED = "Choisis une des compétences de ton profil avec les boutons 🙂"
 EXAMPLE_THANKS = "Merci, c'est noté ✍️"
 OLD_BUTTON = "Ce bouton n'est plus valable 🙂 On fait quoi ?"
+OLD_BUTTON_AGAIN = "Ce bouton vient d'un ancien message, il ne marche plus 🙂 Choisis plutôt ici :"
 STRAY_BUTTONS = [
     {"title": "Raconter une expérience", "payload": "/want_to_tell"},
     {"title": "Tester une compétence", "payload": "/start_assessment"},
@@ -626,6 +632,7 @@ ASK_TIME = "Tu as combien de temps, en général ?"
 TIME_NOT_UNDERSTOOD = "Choisis avec les boutons, ou écris par exemple « 20 min » 🙂"
 ASK_PLACE = "Tu habites où ? Ton code postal ou ta ville suffit (je garde juste le département)."
 PLACE_NOT_UNDERSTOOD = "Donne-moi ton code postal (par exemple 69003) ou le nom de ta ville 🙂"
+PLACE_MOVED_ON = "Pas de souci, on fait sans 🙂 Je te montre des missions à distance, faisables de chez toi."
 ASK_MINOR = "Tu as moins de 18 ans ? (Certaines missions sont réservées aux majeurs.)"
 MINOR_NOT_UNDERSTOOD = "Dis-moi juste oui ou non 🙂"
 NO_MORE_RESOURCES = ("J'ai fait le tour de mes idées pour cette compétence 😅 Raconte-moi ce que tu as essayé : "

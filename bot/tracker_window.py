@@ -16,8 +16,9 @@ Two bounds, both without losing a word (the export and the API read
   holds more than ``WINDOW`` events, the tracker is built from
   1. the session's ``session_started`` event,
   2. the latest value of every slot set before the cut (one grouped query),
-  3. the events from the cut on: the first user message of the last ``WINDOW`` events
-     that came at rest (after ``action_listen``, no form active).
+  3. the events from the cut on: the ``action_listen`` before the first user message of
+     the last ``WINDOW`` events that came at rest (no form active) — the listen is kept
+     so that a fallback's rewind of that message stops there, not in the slots.
   Every event is a stored one; the slots end with their true values; the policies see
   the last ``WINDOW`` events, far more than their ``max_history``. Without a rest point
   in the window (a form open for the whole window) the whole session is loaded.
@@ -92,6 +93,9 @@ class WindowedStore:
             cut = rest_cut(events, json.loads(last_loop.data).get("name") if last_loop else None)
             if cut is None:
                 return NOT_WINDOWED
+            # from the action_listen before that message: a fallback's rewind (undo to the
+            # user message, then to the action before it) must not eat the slot snapshot
+            cut -= 1
             cut_id = rows[cut].id
             head = [json.loads(row.data) for row in query.filter(E.id < first_id).limit(1).all()
                     if row.type_name == "session_started"]

@@ -75,7 +75,8 @@ MENU_INTENTS = frozenset({
     "show_my_badges", "invite_referent", "ask_what_are_soft_skills",
 })
 # Buttons that ask for a fixed screen (their answer may rightly be the same each time).
-NAVIGATION_INTENTS = MENU_INTENTS | {"help", "stop", "greet", "export_my_data", "manage_invitations"}
+# A farewell button pressed again gets the same farewell, like « stop »: not a loop.
+NAVIGATION_INTENTS = MENU_INTENTS | {"help", "stop", "goodbye", "greet", "export_my_data", "manage_invitations"}
 
 HELP_LINES = {
     "3114": r"3\s?114",

@@ -67,6 +67,19 @@ def times_said_in_session(events: Sequence[Mapping[str, Any]], texts: Iterable[s
     return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
 
 
+def said_since_shown(events: Sequence[Mapping[str, Any]], text: str, slot: str, value: Any) -> int:
+    """How many times the bot said ``text`` since ``slot`` was first set to ``value`` in a
+    row (e.g. the same skill card on screen), within the current form run."""
+    count = 0
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "active_loop" or (kind == "slot" and event.get("name") == slot and event.get("value") != value):
+            break
+        if kind == "bot" and event.get("text") == text:
+            count += 1
+    return count
+
+
 def answers_since_asked(events: Sequence[Mapping[str, Any]], slot: str) -> List[str]:
     """What the person typed since ``slot`` was first asked in this run (no button payloads)."""
     start = _boundary(events, slot)
@@ -87,7 +100,8 @@ def question(slot: str, text: str, buttons: Optional[Sequence[Button]],
     """(text, buttons) for asking ``slot`` now: the usual question, with a way out;
     the third time in a row, another wording with choices and the menu."""
     variant = THIRD_TIME.get(slot, GENERIC_THIRD_TIME)
-    if times_asked(events, slot, (text, variant)) >= 2:
+    # twice in a row in this run, or twice already in this session (the form opened again)
+    if times_asked(events, slot, (text, variant)) >= 2 or times_said_in_session(events, (text,)) >= 2:
         extra = list(buttons or [])
         if not any(b.get("payload") == MENU_BUTTON["payload"] for b in extra):
             extra.append(dict(MENU_BUTTON))

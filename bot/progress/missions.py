@@ -115,6 +115,12 @@ _NOT_PLACES = {
     "nulle part", "partout", "stop", "merci", "salut", "bonjour", "coucou", "rien", "pas envie", "passer",
     "aucun", "aucune", "idk", "lol", "mdr", "france", "chez moi", "ici", "la",
 }
+# Words of a sentence, never of a town's name (« j'ai monté une cagnotte » is not a town)
+_SENTENCE_WORDS = {
+    "je", "j", "jai", "ai", "suis", "jsuis", "tu", "t", "il", "elle", "on", "nous", "vous", "ils", "mon", "ma",
+    "mes", "ton", "ta", "tes", "un", "une", "est", "c", "ca", "pas", "moi", "toi", "fait", "fais", "veux",
+    "avec", "pour", "mais", "que", "qui", "quoi", "trop", "tres", "g",
+}
 _LOWER_WORDS = {"de", "du", "des", "la", "le", "les", "sur", "sous", "en", "et", "aux", "au", "lès", "les", "l", "d"}
 
 
@@ -163,6 +169,8 @@ def parse_place(text: Optional[str]) -> Optional[Place]:
             lowered = fold(name)
             break
     if lowered in _NOT_PLACES or not _CITY.match(name):
+        return None
+    if any(word in _SENTENCE_WORDS for word in re.findall(r"[a-z]+", lowered)):
         return None
     letters = sum(ch.isalpha() for ch in name)
     if letters < 2 or len(name) > 50 or len(name.split()) > 5:

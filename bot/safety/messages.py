@@ -118,6 +118,9 @@ def _people_line(contact: Contact) -> str:
 
 
 EXAMPLES_FR = ["J'ai travaillé dans un restaurant.", "J'aide ma famille."]
+# the same person writing again in another language gets other easy sentences
+MORE_EXAMPLES_FR = [EXAMPLES_FR, ["Je fais du sport en club.", "J'ai gardé des enfants."],
+                    ["J'ai fait du bénévolat.", "J'ai aidé pour un déménagement."]]
 OTHER_LANGUAGE = {
     "en": "Hi 👋 I only speak French for now. Write to me in simple French, like:",
     "es": "¡Hola! 👋 Por ahora solo hablo francés. Escríbeme en francés sencillo, por ejemplo:",
@@ -130,12 +133,14 @@ OTHER_LANGUAGE_TAP = {
 }
 
 
-def other_language_messages(language: str) -> List[Message]:
-    """A short answer in the person's language, with two easy French sentences to start."""
+def other_language_messages(language: str, times_before: int = 0) -> List[Message]:
+    """A short answer in the person's language, with two easy French sentences to start
+    (other sentences the ``times_before + 1``-th time in a session)."""
     lang = language if language in OTHER_LANGUAGE else "en"
-    examples = "  \n".join(f"« {e} »" for e in EXAMPLES_FR)
+    pair = MORE_EXAMPLES_FR[times_before % len(MORE_EXAMPLES_FR)]
+    examples = "  \n".join(f"« {e} »" for e in pair)
     return [
         {"text": f"{OTHER_LANGUAGE[lang]}  \n{examples}"},
         {"text": OTHER_LANGUAGE_TAP[lang],
-         "buttons": [{"title": e, "payload": e} for e in EXAMPLES_FR]},
+         "buttons": [{"title": e, "payload": e} for e in pair]},
     ]

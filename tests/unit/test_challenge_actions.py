@@ -404,5 +404,9 @@ def test_invite_message_presets_the_relationship_not_an_old_skill(app_db, make_t
 def test_stray_choice_old_button_or_lone_word(app_db, make_tracker, domain) -> None:
     msgs, _ = run(ch.ActionStrayChoice(), make_tracker(text='/choose{"scale":"2"}', intent="choose"), domain)
     assert texts(msgs) == [messages.OLD_BUTTON] and msgs[0]["buttons"] == messages.STRAY_BUTTONS
+    history = [{"event": "bot", "text": messages.OLD_BUTTON}]
+    msgs, _ = run(ch.ActionStrayChoice(), make_tracker(text='/choose{"scale":"2"}', intent="choose", history=history),
+                  domain)
+    assert texts(msgs) == [messages.OLD_BUTTON_AGAIN] and msgs[0]["buttons"] == messages.STRAY_BUTTONS
     msgs, _ = run(ch.ActionStrayChoice(), make_tracker(text="Clément", intent="choose"), domain)
     assert texts(msgs) == [messages.REPHRASE]

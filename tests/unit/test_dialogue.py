@@ -15,8 +15,8 @@ from bot import messages
 from bot.config import ROOT
 from bot.conversation import clean_first_name, yes_no
 from bot.dialogue import interruptions as itr
-from bot.dialogue.asking import (STOP_BUTTON, THIRD_TIME, answers_since_asked, question, times_asked,
-                                 with_way_out)
+from bot.dialogue.asking import (GENERIC_THIRD_TIME, STOP_BUTTON, THIRD_TIME, answers_since_asked, question,
+                                 said_since_shown, times_asked, with_way_out)
 from tests.unit.test_actions import run, slots_of, texts
 
 
@@ -269,3 +269,44 @@ def test_resume(make_tracker, domain) -> None:
     msgs, events = run(dialogue.ActionResumeForm(), tracker, domain)
     assert slots_of(events)["paused_form"] == "experience_form"
     assert [e["name"] for e in events if e.get("event") == "followup"] == ["assessment_form"]
+
+
+def test_a_question_asked_twice_in_earlier_runs_of_its_form_changes_the_third_time() -> None:
+    """Fuzzer walk: « Et toi, concrètement, tu faisais quoi ? » three times, each in a new
+    run of the story form (the person told the same story again)."""
+    text = messages.ASK["experience_action"][0]
+    runs = _asks("experience_action", text, 1) + _asks("experience_action", text, 1)  # two runs, once each
+    assert times_asked(runs, "experience_action", [text]) == 1
+    assert question("experience_action", text, [], runs)[0] == THIRD_TIME.get("experience_action",
+                                                                               GENERIC_THIRD_TIME)
+    assert question("experience_action", text, [], runs + [{"event": "session_started"}])[0] == text
+
+
+def _card(skill: str, non_answers: int) -> List[Dict[str, Any]]:
+    events: List[Dict[str, Any]] = [{"event": "active_loop", "name": "confirm_skills_form"}]
+    for i in range(non_answers + 1):
+        events += [{"event": "bot", "text": f"carte {skill}"}, {"event": "slot", "name": "skill_shown", "value": skill}]
+        if i < non_answers:
+            events += [{"event": "user", "text": "bof"}, {"event": "bot", "text": messages.USE_BUTTONS}]
+    return events
+
+
+def test_a_skill_card_left_unanswered_three_times_is_put_aside(make_tracker, domain, monkeypatch) -> None:
+    recorded = []
+    monkeypatch.setattr(acts, "_record", lambda *args: recorded.append(args))
+    form = acts.ValidateConfirmSkillsForm()
+    pending = [{"id": "rigueur", "confidence": 0.8}, {"id": "autonomie", "confidence": 0.6}]
+    slots = {"pending_skills": pending, "skill_shown": "rigueur"}
+    twice = _tracker_with(make_tracker, _card("rigueur", 1), text="nique ta mère", active_loop="confirm_skills_form",
+                          slots=slots, slot_events={"skill_answer": "nique ta mère"})
+    msgs, events = run(form, twice, domain)
+    assert texts(msgs) == [messages.USE_BUTTONS] and slots_of(events)["skill_answer"] is None
+    third = _tracker_with(make_tracker, _card("rigueur", 2), text="t'es nul", active_loop="confirm_skills_form",
+                          slots=slots, slot_events={"skill_answer": "t'es nul"})
+    msgs, events = run(form, third, domain)
+    assert texts(msgs) == [messages.skill_left_aside("Rigueur")], texts(msgs)
+    assert slots_of(events)["pending_skills"] == pending[1:] and slots_of(events)["skill_answer"] is None
+    assert recorded == []  # neither saved nor refused
+    # the next card starts its own count
+    assert said_since_shown(_card("rigueur", 2) + _card("autonomie", 0)[1:], messages.USE_BUTTONS,
+                            "skill_shown", "autonomie") == 0

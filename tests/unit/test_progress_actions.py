@@ -204,3 +204,18 @@ def test_a_big_profile_is_split_into_phone_sized_messages(app_db, make_tracker, 
         store.add_skill_claim(SENDER, exp, skill_id, 0.8, "confirmed", "j'ai " + "vraiment " * 20 + "tout fait")
     msgs, _ = run(ActionShowMySkills(), make_tracker(slots={"consent": "oui"}), domain)  # style checked
     assert len(msgs) > 1 and sum(m["text"].count("(1 expérience)") for m in msgs) == 10
+
+
+def test_a_place_not_understood_three_times_moves_on_to_remote_missions(app_db, make_tracker, domain) -> None:
+    form = pa.ValidateMissionsForm()
+    asked = [{"event": "active_loop", "name": "missions_form"},
+             {"event": "slot", "name": "requested_slot", "value": "mission_place"}]
+    for n in range(2):
+        tracker = make_tracker(history=asked, text="👍")
+        assert validate(form, tracker, domain, "mission_place", "👍") == {"mission_place": None}
+        assert [m["text"] for m in validate.messages] == [messages.PLACE_NOT_UNDERSTOOD]  # type: ignore[attr-defined]
+        asked = asked + [{"event": "bot", "text": messages.PLACE_NOT_UNDERSTOOD}]
+    tracker = make_tracker(history=asked, text="j'ai monté une cagnotte")
+    assert validate(form, tracker, domain, "mission_place", "j'ai monté une cagnotte") == {"mission_place": pa.REMOTE}
+    assert [m["text"] for m in validate.messages] == [messages.PLACE_MOVED_ON]  # type: ignore[attr-defined]
+    assert pa._place(pa.REMOTE) is None  # remote missions

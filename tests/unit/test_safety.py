@@ -161,6 +161,9 @@ def test_other_language_answers_in_that_language_with_french_examples() -> None:
         msgs = other_language_messages(lang)
         assert word in msgs[0]["text"] and "J'ai travaillé dans un restaurant." in msgs[0]["text"]
         assert [b["payload"] for b in msgs[1]["buttons"]] == ["J'ai travaillé dans un restaurant.", "J'aide ma famille."]
+    # writing again in another language: other easy sentences, never the same reply three times
+    replies = [str(other_language_messages("en", n)) for n in range(3)]
+    assert len(set(replies)) == 3
 
 
 def test_human_answer_is_honest_and_gives_a_person() -> None:

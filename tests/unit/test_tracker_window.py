@@ -89,3 +89,24 @@ def test_short_sessions_and_open_forms_load_whole(store, domain) -> None:
         {"event": "action", "name": "action_listen"}, {"event": "user", "text": "x"}] * 5
     assert rest_cut(events, None) is None  # a form open the whole window: no cut
     assert rest_cut(events[1:], None) == 1
+
+
+def test_a_fallback_right_after_the_cut_keeps_the_slots(store, domain) -> None:
+    """A fallback rewinds its user message, then the action before it: when that user
+    message was the first of the window, the rewind ate the slot snapshot (fuzzer walk:
+    consent « non » lost, the privacy question asked again)."""
+    from rasa.shared.core.events import UserUtteranceReverted
+
+    events: List[Event] = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+                           UserUttered("salut", {"name": "greet", "confidence": 1.0}),
+                           SlotSet("consent", "non"), SlotSet("first_name", "-"), ActionExecuted("action_listen")]
+    for i in range(30):
+        events += [UserUttered(f"grave {i}", {"name": "affirm", "confidence": 1.0}),
+                   ActionExecuted("action_default_fallback"), BotUttered("Je ne comprends pas"),
+                   UserUtteranceReverted(), ActionExecuted("action_listen")]
+    full = DialogueStateTracker.from_events("tg:2", events, domain.slots)
+    asyncio.run(store.save(full))
+    loaded = asyncio.run(store.retrieve("tg:2"))
+    assert len(loaded.events) < len(full.events)
+    assert loaded.get_slot("consent") == "non"
+    assert loaded.current_slot_values() == full.current_slot_values()
