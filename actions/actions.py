@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
 from typing import Any, Dict, List, Optional, Text
 
@@ -12,8 +13,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.dialogue import ask, intent_of
 from bot import messages, services
-from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, said_since_shown, times_asked,
-                                 times_said_in_session, with_way_out)
+from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, question, said_since_shown,
+                                 since_shown, times_asked, times_said_in_session, with_way_out)
 from bot.conversation import clean_first_name, clear_consent, yes_no
 from bot.nlu.text import clean_user_text
 from bot.storage.challenge import row_id
@@ -414,10 +415,15 @@ class ActionAskSkillAnswer(Action):
         if skill is None:
             return []
         if proposal.added:  # named by the person: say what it means, « non » stays possible
-            ask(dispatcher, tracker, "skill_answer", messages.added_question(skill), messages.ADDED_BUTTONS)
+            text, buttons = messages.added_question(skill), messages.ADDED_BUTTONS
         else:
-            ask(dispatcher, tracker, "skill_answer", messages.proposal_question(skill, proposal),
-                messages.CONFIRM_BUTTONS)
+            text, buttons = messages.proposal_question(skill, proposal), messages.CONFIRM_BUTTONS
+        # each card counts its own questions (the next skill is shown as itself); the
+        # other wording still names the skill
+        text, buttons = question("skill_answer", text, buttons, since_shown(tracker.events, "skill_shown", skill.id))
+        if text == THIRD_TIME["skill_answer"]:
+            text = f"{skill.title} · {text}"
+        dispatcher.utter_message(text=text, buttons=buttons)
         # only an answer given while this skill is on screen counts
         return [SlotSet("skill_shown", proposal.skill_id)]
 
@@ -771,6 +777,12 @@ def ask_action(slot: str) -> Action:
         from actions.challenge import ActionAskFirstName
 
         return ActionAskFirstName()
-    if slot == "consent":
-        return ActionAskConsent()
-    return globals()[f"ActionAsk_{slot}"]()
+    wanted = f"action_ask_{slot}"
+    for value in list(globals().values()):
+        if isinstance(value, type) and issubclass(value, Action) and not inspect.isabstract(value):
+            try:
+                if value().name() == wanted:
+                    return value()
+            except NotImplementedError:  # rasa_sdk's own base classes
+                continue
+    raise KeyError(wanted)

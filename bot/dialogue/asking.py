@@ -67,17 +67,20 @@ def times_said_in_session(events: Sequence[Mapping[str, Any]], texts: Iterable[s
     return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
 
 
-def said_since_shown(events: Sequence[Mapping[str, Any]], text: str, slot: str, value: Any) -> int:
-    """How many times the bot said ``text`` since ``slot`` was first set to ``value`` in a
-    row (e.g. the same skill card on screen), within the current form run."""
-    count = 0
-    for event in reversed(events):
+def since_shown(events: Sequence[Mapping[str, Any]], slot: str, value: Any) -> Sequence[Mapping[str, Any]]:
+    """The events since ``slot`` was last set to something else than ``value`` (e.g. since
+    this skill card came on screen), within the current form run."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
         kind = event.get("event")
         if kind == "active_loop" or (kind == "slot" and event.get("name") == slot and event.get("value") != value):
-            break
-        if kind == "bot" and event.get("text") == text:
-            count += 1
-    return count
+            return events[index + 1:]
+    return events
+
+
+def said_since_shown(events: Sequence[Mapping[str, Any]], text: str, slot: str, value: Any) -> int:
+    """How many times the bot said ``text`` while ``slot`` was ``value`` (see ``since_shown``)."""
+    return sum(1 for e in since_shown(events, slot, value) if e.get("event") == "bot" and e.get("text") == text)
 
 
 def answers_since_asked(events: Sequence[Mapping[str, Any]], slot: str) -> List[str]:

@@ -310,3 +310,20 @@ def test_a_skill_card_left_unanswered_three_times_is_put_aside(make_tracker, dom
     # the next card starts its own count
     assert said_since_shown(_card("rigueur", 2) + _card("autonomie", 0)[1:], messages.USE_BUTTONS,
                             "skill_shown", "autonomie") == 0
+
+
+def test_the_next_skill_card_is_shown_as_itself_after_one_was_put_aside(make_tracker, domain, app_db) -> None:
+    """Fuzzer walk 265: after a card left unanswered three times, the next skill came with
+    the other wording only, without its name."""
+    prior = _card("rigueur", 2) + [{"event": "bot", "text": THIRD_TIME["skill_answer"]},
+                                   {"event": "slot", "name": "skill_shown", "value": None}]
+    pending = [{"id": "autonomie", "confidence": 0.6}]
+    tracker = _tracker_with(make_tracker, prior, active_loop="confirm_skills_form", slots={"pending_skills": pending})
+    msgs, events = run(acts.ask_action("skill_answer"), tracker, domain)
+    assert "Autonomie" in msgs[0]["text"] and THIRD_TIME["skill_answer"] not in msgs[0]["text"], msgs[0]["text"]
+    # the same card twice more: the other wording, with the skill's name
+    again = prior + [{"event": "bot", "text": msgs[0]["text"]}, {"event": "slot", "name": "skill_shown", "value": "autonomie"}]
+    again += [{"event": "bot", "text": msgs[0]["text"]}, {"event": "slot", "name": "skill_shown", "value": "autonomie"}]
+    tracker = _tracker_with(make_tracker, again, active_loop="confirm_skills_form", slots={"pending_skills": pending})
+    msgs, _ = run(acts.ask_action("skill_answer"), tracker, domain)
+    assert THIRD_TIME["skill_answer"] in msgs[0]["text"] and "Autonomie" in msgs[0]["text"], msgs[0]["text"]
