@@ -143,6 +143,12 @@ class _ProgressSkill:
         if value is None:  # reset by the action that opened the form: nothing to check
             return {"progress_skill": None}
         skill = _named_skill(tracker, value)
+        if skill is None and times_asked(tracker.events, "progress_skill",
+                                         (messages.PROGRESS_SKILL_NOT_UNDERSTOOD,)) >= 2:
+            offered = _offered_skills(tracker)  # never a fourth time: the first one offered
+            if offered:
+                dispatcher.utter_message(text=messages.progress_skill_chosen(offered[0].label))
+                return {"progress_skill": offered[0].id}
         if skill is None:
             dispatcher.utter_message(text=messages.PROGRESS_SKILL_NOT_UNDERSTOOD)
         return {"progress_skill": skill.id if skill else None}

@@ -626,6 +626,11 @@ YES_NO_BUTTONS = [{"title": "Oui", "payload": "/affirm"}, {"title": "Non", "payl
 
 ASK_PROGRESS_SKILL = "Quelle compétence tu veux faire grandir ? 🌱"
 PROGRESS_SKILL_NOT_UNDERSTOOD = "Choisis avec les boutons, ou écris le nom d'une compétence (par exemple « la rigueur ») 🙂"
+
+
+def progress_skill_chosen(label: str) -> str:
+    """No skill chosen after three questions: the first one offered, said plainly."""
+    return f"On commence par « {label} » 🙂 (Tu pourras en choisir une autre après.)"
 ASK_KINDS = "Pour apprendre, tu préfères quoi ?"
 KINDS_NOT_UNDERSTOOD = "Choisis un format avec les boutons 🙂"
 ASK_TIME = "Tu as combien de temps, en général ?"

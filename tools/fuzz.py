@@ -247,12 +247,24 @@ def is_fixed_screen_request(turn: Turn) -> bool:
     return False
 
 
+ERASED = "J'ai tout effacé"  # after an erasure the bot remembers nothing: a new conversation
+
+
 def check_repeats(walk: Walk, limit: int = 3) -> List[Finding]:
     seen: Dict[str, List[int]] = {}
+    found = []
     for i, t in enumerate(walk.turns):
+        if ERASED in reply_text(t.messages):  # the privacy notice rightly comes again
+            found += _repeats(seen, walk, limit)
+            seen = {}
+            continue
         if t.kind == "crisis" or is_fixed_screen_request(t) or not has_content(t.messages):
             continue
         seen.setdefault(reply_key(t.messages), []).append(i)
+    return found + _repeats(seen, walk, limit)
+
+
+def _repeats(seen: Dict[str, List[int]], walk: Walk, limit: int) -> List[Finding]:
     found = []
     for key, turns in seen.items():
         if len(turns) >= limit:

@@ -232,3 +232,20 @@ def test_walks_are_bounded_seeded_and_probe_the_way_out():
     assert {"button", "stale_button", "menu_request", "one_word", "story", "probe"} <= kinds
     assert [f.check for w in first for f in fuzz.check_walk(w)
             if f.check not in ("crisis_without_help", "repeated_reply")] == []
+
+
+def test_after_an_erasure_the_privacy_notice_may_come_again():
+    notice = msg("Avant de commencer, un mot sur tes données 🔒", {"title": "Oui, ça me va", "payload": "/affirm"})
+    erased = msg("C'est fait 🧹 J'ai tout effacé : ton profil et notre conversation.")
+    w = walk(Turn("story", "a", notice), Turn("story", "b", notice), Turn("one_word", "ok", erased),
+             Turn("story", "c", notice), Turn("story", "d", notice))
+    assert checks(w) == []
+    w = walk(Turn("story", "a", notice), Turn("story", "b", notice), Turn("story", "c", notice),
+             Turn("one_word", "ok", erased), Turn("story", "d", notice))
+    assert checks(w) == ["repeated_reply"]
+
+
+def test_a_farewell_pressed_again_is_a_fixed_reply():
+    bye = msg("À bientôt ! Reviens quand tu veux raconter autre chose 👋")
+    w = walk(*(Turn("stale_button", "/goodbye", bye) for _ in range(3)))
+    assert checks(w) == []

@@ -219,3 +219,14 @@ def test_a_place_not_understood_three_times_moves_on_to_remote_missions(app_db, 
     assert validate(form, tracker, domain, "mission_place", "j'ai monté une cagnotte") == {"mission_place": pa.REMOTE}
     assert [m["text"] for m in validate.messages] == [messages.PLACE_MOVED_ON]  # type: ignore[attr-defined]
     assert pa._place(pa.REMOTE) is None  # remote missions
+
+
+def test_no_skill_chosen_three_times_starts_with_the_first_offered(app_db, make_tracker, domain) -> None:
+    form = pa.ValidateResourcesForm()
+    asked = [{"event": "active_loop", "name": "resources_form"},
+             {"event": "slot", "name": "requested_slot", "value": "progress_skill"},
+             {"event": "bot", "text": messages.PROGRESS_SKILL_NOT_UNDERSTOOD},
+             {"event": "bot", "text": messages.PROGRESS_SKILL_NOT_UNDERSTOOD}]
+    tracker = make_tracker(history=asked, text="bof", slots={"session_skills": ["autonomie"]})
+    assert validate(form, tracker, domain, "progress_skill", "bof") == {"progress_skill": "autonomie"}
+    assert [m["text"] for m in validate.messages] == [messages.progress_skill_chosen("Autonomie")]  # type: ignore[attr-defined]
