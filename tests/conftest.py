@@ -26,6 +26,19 @@ def nlp():
     return spacy.load("fr_core_news_md", disable=["parser"])
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty app database on the embedded default (SQLite) and on production's
+    PostgreSQL (tests.services: a throw-away database on the machine's server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'atouts.db'}"
+        return
+    from tests.services import pg_database
+
+    with pg_database() as url:
+        yield url
+
+
 @pytest.fixture
 def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point the actions (``bot.services``) at a fresh SQLite database."""

@@ -24,8 +24,8 @@ from channels.socketio import SocketIOOutput
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'atouts.db'}"
+def url(db_url: str) -> str:
+    return db_url  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from bot.storage.models import utcnow
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'atouts.db'}"
+def url(db_url: str) -> str:
+    return db_url  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

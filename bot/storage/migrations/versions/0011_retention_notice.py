@@ -21,7 +21,10 @@ KINDS_AFTER = "kind IN ('referent', 'badge', 'follow_up', 'retention')"
 
 
 def _outbox_kinds(check: str) -> None:
-    with op.batch_alter_table("outbox", recreate="always") as batch:
+    # "auto": SQLite copies the table (it cannot alter a constraint); PostgreSQL alters it
+    # in place. ("always" made PostgreSQL copy it too, with a new id sequence starting at 1:
+    # the next notice collided with the rows kept — see 0012 for databases already there.)
+    with op.batch_alter_table("outbox", recreate="auto") as batch:
         batch.drop_constraint(op.f("ck_outbox_kind"), type_="check")
         batch.create_check_constraint(op.f("ck_outbox_kind"), check)
 
