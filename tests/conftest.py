@@ -39,6 +39,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dict[str, Any]]:
+    """Rasa's tracker store database, SQLite and PostgreSQL: the keyword arguments of
+    ``SQLTrackerStore`` and, under ``url``, an SQLAlchemy URL to look at the rows."""
+    if request.param == "sqlite":
+        path = tmp_path / "rasa_tracker.db"
+        yield {"dialect": "sqlite", "db": str(path), "url": f"sqlite:///{path}"}
+        return
+    from sqlalchemy.engine import make_url
+
+    from tests.services import pg_database
+
+    with pg_database() as url:
+        parts = make_url(url)
+        yield {"dialect": "postgresql", "host": parts.host, "port": parts.port, "db": parts.database,
+               "username": parts.username, "url": url}
+
+
 @pytest.fixture
 def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point the actions (``bot.services``) at a fresh SQLite database."""

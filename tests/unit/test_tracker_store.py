@@ -1,13 +1,13 @@
-"""bot.tracker_store.ErasableSQLTrackerStore on a real SQLite file."""
+"""bot.tracker_store.ErasableSQLTrackerStore on a real SQLite file and a real PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, Iterator, List
 
 import pytest
+import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -26,13 +26,15 @@ def domain() -> Domain:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "rasa_tracker.db"
+def db_path(tracker_db: Dict[str, Any]) -> str:
+    return tracker_db["url"]  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture
-def store(domain: Domain, db_path: Path) -> ErasableSQLTrackerStore:
-    return ErasableSQLTrackerStore(domain, dialect="sqlite", db=str(db_path))
+def store(domain: Domain, tracker_db: Dict[str, Any]) -> Iterator[ErasableSQLTrackerStore]:
+    s = ErasableSQLTrackerStore(domain, **{k: v for k, v in tracker_db.items() if k != "url"})
+    yield s
+    s.engine.dispose()
 
 
 def conversation(sender_id: str, domain: Domain, name: str = "Inès") -> DialogueStateTracker:
@@ -51,14 +53,21 @@ def conversation(sender_id: str, domain: Domain, name: str = "Inès") -> Dialogu
     return DialogueStateTracker.from_events(sender_id, events, domain.slots)
 
 
-def rows(db_path: Path, sender_id: str) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender_id,)).fetchone()[0]
+def _query(url: str, sql: str, **params: Any) -> List[Any]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params))
+    finally:
+        engine.dispose()
 
 
-def stored_texts(db_path: Path, sender_id: str) -> List[str]:
-    with sqlite3.connect(db_path) as conn:
-        data = [r[0] for r in conn.execute("SELECT data FROM events WHERE sender_id = ?", (sender_id,))]
+def rows(db_path: str, sender_id: str) -> int:
+    return _query(db_path, "SELECT COUNT(*) FROM events WHERE sender_id = :s", s=sender_id)[0][0]
+
+
+def stored_texts(db_path: str, sender_id: str) -> List[str]:
+    data = [r[0] for r in _query(db_path, "SELECT data FROM events WHERE sender_id = :s", s=sender_id)]
     # events are stored as JSON with \u escapes: decode them to search the text
     return [json.dumps(json.loads(d), ensure_ascii=False) for d in data]
 
@@ -77,7 +86,7 @@ def ask_erasure(tracker: DialogueStateTracker) -> None:
         tracker.update(event)
 
 
-def test_normal_turns_are_stored(store: ErasableSQLTrackerStore, domain: Domain, db_path: Path) -> None:
+def test_normal_turns_are_stored(store: ErasableSQLTrackerStore, domain: Domain, db_path: str) -> None:
     tracker = conversation("alice", domain)
     asyncio.run(store.save(tracker))
     assert rows(db_path, "alice") == len(tracker.events)
@@ -89,7 +98,7 @@ def test_normal_turns_are_stored(store: ErasableSQLTrackerStore, domain: Domain,
 
 
 def test_erasure_turn_deletes_every_row_of_that_sender_only(
-    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: str
 ) -> None:
     alice, bob = conversation("alice", domain), conversation("bob", domain, name="Bilal")
     asyncio.run(store.save(alice))
@@ -109,7 +118,7 @@ def test_erasure_turn_deletes_every_row_of_that_sender_only(
 
 
 def test_a_new_conversation_after_erasure_starts_from_zero(
-    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: str
 ) -> None:
     alice = conversation("alice", domain)
     ask_erasure(alice)
@@ -123,7 +132,7 @@ def test_a_new_conversation_after_erasure_starts_from_zero(
 
 
 def test_erase_returns_the_number_of_deleted_rows(
-    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: str
 ) -> None:
     tracker = conversation("alice", domain)
     asyncio.run(store.save(tracker))
@@ -133,7 +142,7 @@ def test_erase_returns_the_number_of_deleted_rows(
 
 
 def test_flag_before_the_last_user_message_is_not_an_erasure(
-    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: str
 ) -> None:
     tracker = conversation("alice", domain)
     tracker.update(SlotSet(ERASE_SLOT, True))
@@ -220,7 +229,7 @@ def crisis_turn(tracker: DialogueStateTracker, text: str) -> None:
 
 
 def test_a_crisis_message_is_masked_in_the_stored_conversation(
-    store: ErasableSQLTrackerStore, domain: Domain, db_path: Path
+    store: ErasableSQLTrackerStore, domain: Domain, db_path: str
 ) -> None:
     tracker = conversation("alice", domain)
     secret = "mon copain Kevin me frappe tous les soirs"

@@ -4,11 +4,12 @@ the full tracker (export, API) keeps every event."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import json
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, Iterator, List
 
 import pytest
+import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, Event, SessionStarted, SlotSet,
                                      UserUttered)
@@ -23,10 +24,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:
 
 
 @pytest.fixture
-def store(domain: Domain, tmp_path: Path) -> ErasableSQLTrackerStore:
-    s = ErasableSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+def store(domain: Domain, tracker_db: Dict[str, Any]) -> Iterator[ErasableSQLTrackerStore]:
+    """On SQLite and PostgreSQL (tests/conftest.py)."""
+    s = ErasableSQLTrackerStore(domain, **{k: v for k, v in tracker_db.items() if k != "url"})
     s.window = 40
-    return s
+    yield s
+    s.engine.dispose()
 
 
 def turn(i: int, with_form: bool = False) -> List[Event]:
@@ -72,9 +75,9 @@ def test_new_events_are_written_once_and_in_order(store, domain, tmp_path) -> No
             tracker.update(event)
         asyncio.run(store.save(tracker))
         asyncio.run(store.save(tracker))  # Rasa may save twice in a turn: nothing doubled
-    with sqlite3.connect(tmp_path / "t.db") as db:
-        texts = [r[0] for r in db.execute("SELECT json_extract(data, '$.text') FROM events WHERE sender_id='tg:2' "
-                                          "AND type_name='user' ORDER BY id")]
+    with store.engine.connect() as db:
+        texts = [json.loads(r[0]).get("text") for r in db.execute(sa.text(
+            "SELECT data FROM events WHERE sender_id='tg:2' AND type_name='user' ORDER BY id"))]
     assert texts[-10:] == [f"question {i}" for i in range(100, 110)]
     questions = [t for t in texts if t.startswith("question")]
     assert len(questions) == len(set(questions)) == 70
