@@ -149,12 +149,13 @@ class ActionRecordConsent(Action):
         return "action_record_consent"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if _just_said(tracker, messages.CONSENT_MOVED_ON) or _just_said(tracker, messages.CONSENT_KEPT):
+            return []  # no answer: nothing recorded (never a withdrawal), already said
         given = _consent(tracker)
         services.store().record_consent(
             tracker.sender_id, given, messages.NOTICE_VERSION, tracker.get_latest_input_channel()
         )
-        if not _just_said(tracker, messages.CONSENT_MOVED_ON):  # already said why nothing is kept
-            dispatcher.utter_message(text=messages.consent_answer(given))
+        dispatcher.utter_message(text=messages.consent_answer(given))
         return []
 
 
@@ -168,6 +169,10 @@ class ActionAskConsent(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         text, buttons = messages.ASK["consent"]
         if times_said_in_session(tracker.events, (text, THIRD_TIME["consent"])) >= 3:
+            # no answer is not a withdrawal: a yes given before (app database) stands
+            if services.store().has_consent(tracker.sender_id):
+                dispatcher.utter_message(text=messages.CONSENT_KEPT)
+                return [SlotSet("consent", "oui"), SlotSet("requested_slot", None)]
             dispatcher.utter_message(text=messages.CONSENT_MOVED_ON)
             return [SlotSet("consent", "non"), SlotSet("requested_slot", None)]
         if times_said_in_session(tracker.events, (text,)) >= 2:

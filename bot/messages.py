@@ -77,6 +77,7 @@ def consent_answer(given: bool) -> str:
 # (nothing kept), said plainly, with the words to change one's mind.
 CONSENT_MOVED_ON = ("On avance 🙂 Sans réponse de ta part, je ne garde rien de ce que tu racontes. "
                     "Si tu veux un profil plus tard, écris « garde mes données ».")
+CONSENT_KEPT = "Tu m'avais déjà dit oui pour garder ton profil 🙂 On continue. (Pour tout effacer : « supprime mes données ».)"
 CONSENT_GIVEN_LATER = ("C'est noté 🔒 À partir de maintenant, je garde ton prénom, tes expériences et tes "
                        "compétences pour ton profil. Tu peux tout effacer quand tu veux : écris « supprime mes données ».")
 CONSENT_NOT_CLEAR = ("Je ne garde rien sans un oui clair de ta part 🙂 Pour que je garde ton profil, écris "

@@ -34,6 +34,9 @@ THIRD_TIME: Dict[str, str] = {
     "mission_minor": "Choisis juste oui ou non 👇",
 }
 GENERIC_THIRD_TIME = "Je te propose autre chose 🙂 Choisis ci-dessous :"
+# Questions whose text carries what is asked (a test item): the other wording comes
+# before it, never instead of it.
+PREFACED = frozenset({"assessment_answer", "assessment_example"})
 
 
 def _boundary(events: Sequence[Mapping[str, Any]], slot: str) -> int:
@@ -78,6 +81,21 @@ def since_shown(events: Sequence[Mapping[str, Any]], slot: str, value: Any) -> S
     return events
 
 
+def asked_since_answered(events: Sequence[Mapping[str, Any]], slot: str, texts: Iterable[str]) -> int:
+    """How many times the bot said one of ``texts`` in this session since ``slot`` last
+    got an answer (a value), across runs of its form."""
+    wanted = {t for t in texts if t}
+    count = 0
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "session_started" or (kind == "slot" and event.get("name") == slot
+                                         and event.get("value") is not None):
+            break
+        if kind == "bot" and event.get("text") in wanted:
+            count += 1
+    return count
+
+
 def said_since_shown(events: Sequence[Mapping[str, Any]], text: str, slot: str, value: Any) -> int:
     """How many times the bot said ``text`` while ``slot`` was ``value`` (see ``since_shown``)."""
     return sum(1 for e in since_shown(events, slot, value) if e.get("event") == "bot" and e.get("text") == text)
@@ -103,10 +121,15 @@ def question(slot: str, text: str, buttons: Optional[Sequence[Button]],
     """(text, buttons) for asking ``slot`` now: the usual question, with a way out;
     the third time in a row, another wording with choices and the menu."""
     variant = THIRD_TIME.get(slot, GENERIC_THIRD_TIME)
-    # twice in a row in this run, or twice already in this session (the form opened again)
-    if times_asked(events, slot, (text, variant)) >= 2 or times_said_in_session(events, (text,)) >= 2:
+    if slot in PREFACED:
+        text_and_variant = (text, f"{variant}  \n{text}")
+    else:
+        text_and_variant = (text, variant)
+    # twice in a row in this run, or twice in this session without an answer since (the
+    # person left the form and came back to it)
+    if times_asked(events, slot, text_and_variant) >= 2 or asked_since_answered(events, slot, (text,)) >= 2:
         extra = list(buttons or [])
         if not any(b.get("payload") == MENU_BUTTON["payload"] for b in extra):
             extra.append(dict(MENU_BUTTON))
-        return variant, with_way_out(extra)
+        return (f"{variant}  \n{text}" if slot in PREFACED else variant), with_way_out(extra)
     return text, with_way_out(buttons)

@@ -697,7 +697,7 @@ def test_a_bare_first_name_outside_the_form_is_kept(make_tracker, domain, app_db
     assert "Inès" in dispatcher.messages[0]["text"]
 
 
-def test_the_privacy_question_twice_then_choices_then_no_answer_is_a_no(make_tracker, domain) -> None:
+def test_the_privacy_question_twice_then_choices_then_no_answer_is_a_no(app_db, make_tracker, domain) -> None:
     full = messages.ASK["consent"][0]
     history: list = []
     said = []
@@ -717,19 +717,32 @@ def test_the_privacy_question_twice_then_choices_then_no_answer_is_a_no(make_tra
     assert msgs[0]["text"] == full
 
 
-def test_record_consent_says_nothing_more_after_moving_on(make_tracker, domain, monkeypatch) -> None:
+def test_no_answer_is_never_a_withdrawal(make_tracker, domain, monkeypatch) -> None:
+    """Moving on without an answer records nothing: an explicit « non » erases (withdrawal),
+    silence must not — and a yes given before stands."""
     recorded = []
 
     class Store:
+        consented = False
+
         def record_consent(self, *args):
             recorded.append(args)
 
-    monkeypatch.setattr(acts.services, "store", lambda: Store())
+        def has_consent(self, sender):
+            return self.consented
+
+    store = Store()
+    monkeypatch.setattr(acts.services, "store", lambda: store)
     history = [{"event": "bot", "text": messages.CONSENT_MOVED_ON}]
     msgs, _ = run(acts.ActionRecordConsent(), make_tracker(history=history, slots={"consent": "non"}), domain)
-    assert msgs == [] and recorded and recorded[0][1] is False
+    assert msgs == [] and recorded == []
     msgs, _ = run(acts.ActionRecordConsent(), make_tracker(slots={"consent": "non"}), domain)
-    assert texts(msgs) == [messages.consent_answer(False)]
+    assert texts(msgs) == [messages.consent_answer(False)] and recorded[0][1] is False
+    store.consented = True
+    asked = [{"event": "bot", "text": messages.ASK["consent"][0]}] * 2 + [{"event": "bot", "text": acts.THIRD_TIME["consent"]}]
+    msgs, events = run(acts.ActionAskConsent(), make_tracker(history=asked, active_loop="consent_form"), domain)
+    assert texts(msgs) == [messages.CONSENT_KEPT]
+    assert events == [SlotSet("consent", "oui"), SlotSet("requested_slot", None)]
 
 
 @pytest.mark.parametrize("text", ["nan je veux pas que tu gardes mes données", "je veux plus que tu gardes rien",

@@ -327,3 +327,15 @@ def test_the_next_skill_card_is_shown_as_itself_after_one_was_put_aside(make_tra
     tracker = _tracker_with(make_tracker, again, active_loop="confirm_skills_form", slots={"pending_skills": pending})
     msgs, _ = run(acts.ask_action("skill_answer"), tracker, domain)
     assert THIRD_TIME["skill_answer"] in msgs[0]["text"] and "Autonomie" in msgs[0]["text"], msgs[0]["text"]
+
+
+def test_a_question_answered_each_time_is_asked_as_written_again() -> None:
+    """Asking for resources a third time in a session: « Quelle compétence… ? » as usual,
+    since it was answered the other times."""
+    text = messages.ASK["experience_action"][0]
+    answered = []
+    for _ in range(3):
+        answered += _asks("experience_action", text, 1) + [{"event": "slot", "name": "experience_action",
+                                                             "value": "je tenais la caisse"},
+                                                            {"event": "slot", "name": "experience_action", "value": None}]
+    assert question("experience_action", text, [], answered)[0] == text
