@@ -6,11 +6,11 @@ Thin: the logic lives in ``bot.progress`` (catalogue, recommendation, missions) 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, ReminderCancelled, ReminderScheduled, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, ReminderCancelled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -76,12 +76,14 @@ def minutes_from_text(text: str) -> Optional[int]:
     return None
 
 
-def _follow_up_reminder(what: str) -> ReminderScheduled:
+def _schedule_follow_up(tracker: Tracker, what: str) -> List[EventType]:
+    """Kept in the app database (``bot.storage.scheduling``), sent by the web app when due:
+    it survives restarts and fires once across replicas (Rasa's reminders live in one
+    server's memory). One pending per person: a new one replaces it."""
     seconds = services.settings().follow_up_seconds
-    return ReminderScheduled(
-        "EXTERNAL_follow_up", trigger_date_time=datetime.now() + timedelta(seconds=seconds),
-        entities=[{"entity": "follow_up", "value": what}], name=FOLLOW_UP, kill_on_user_message=False,
-    )
+    services.store().schedule(tracker.sender_id, "follow_up",
+                              datetime.now(timezone.utc) + timedelta(seconds=seconds), {"follow_up": what})
+    return []
 
 
 def _days() -> int:
@@ -419,7 +421,7 @@ class ActionOfferFollowUp(Action):
             return [SlotSet("follow_up_asked", True)]
         if wanted:
             dispatcher.utter_message(text=messages.follow_up_scheduled(_days()))
-            return [_follow_up_reminder(_what_to_follow(tracker))]
+            return _schedule_follow_up(tracker, _what_to_follow(tracker))
         return []
 
 
@@ -438,7 +440,7 @@ class ActionFollowUpAnswer(Action):
             dispatcher.utter_message(text=messages.FOLLOW_UP_NO)
             return [SlotSet("follow_up_asked", None)]
         dispatcher.utter_message(text=messages.follow_up_scheduled(_days()))
-        return [SlotSet("follow_up_asked", None), _follow_up_reminder(_what_to_follow(tracker))]
+        return [SlotSet("follow_up_asked", None), *_schedule_follow_up(tracker, _what_to_follow(tracker))]
 
 
 class ActionFollowUp(Action):
@@ -471,8 +473,9 @@ class ActionStopFollowUps(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _consent(tracker):
             services.store().set_progress_prefs(tracker.sender_id, follow_ups=False)
+        services.store().cancel_scheduled(tracker.sender_id, "follow_up")
         dispatcher.utter_message(text=messages.FOLLOW_UPS_STOPPED)
-        return [ReminderCancelled(name=FOLLOW_UP)]
+        return [ReminderCancelled(name=FOLLOW_UP)]  # and any reminder an older version left in Rasa
 
 
 # --- partner groups ----------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class Settings:
     retention_days: int = 365  # people inactive longer are erased (bot.privacy.retention)
     retention_notice_days: int = 30  # told this long before, at least
     story_idle_hours: int = 24  # an unfinished story without consent is forgotten after this
+    scheduler_poll_seconds: float = 30.0  # how often the web app sends the due follow-ups
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -109,6 +110,7 @@ class Settings:
             retention_days=int(_env("ATOUTS_RETENTION_DAYS", "365")),
             retention_notice_days=int(_env("ATOUTS_RETENTION_NOTICE_DAYS", "30")),
             story_idle_hours=int(_env("ATOUTS_STORY_IDLE_HOURS", "24")),
+            scheduler_poll_seconds=max(0.2, float(_env("ATOUTS_SCHEDULER_POLL", "30"))),
         )
 
     @property

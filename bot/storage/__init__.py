@@ -42,6 +42,7 @@ from bot.storage.challenge import (
     Submission,
 )
 from bot.storage.outbox import OutboxStore, PendingNotice
+from bot.storage.scheduling import DueMessage, ScheduleStore
 from bot.storage.progress import ProgressPrefs, ProgressStore
 from bot.storage.partners import GroupInfo, GroupStats, PartnerStore
 from bot.storage.models import (
@@ -119,7 +120,7 @@ def _stored(badge: Badge) -> StoredBadge:
     )
 
 
-class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
+class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore, ScheduleStore):
     def __init__(self, url: str, revoke_status: Callable[[int], None] | None = None) -> None:
         """``revoke_status(index)`` revokes a badge in the status list (``BadgeIssuer.revoke``)."""
         self.url = url
@@ -360,7 +361,7 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
             if person is None:
                 return {"person": None, "experiences": [], "export_tokens": [], "badges": [],
                         "assessments": [], "referent_invitations": [], "progress": None, "resources": [],
-                        "groups": [], "notices": []}
+                        "groups": [], "notices": [], "scheduled": []}
             return {
                 "person": {
                     "sender_id": person.sender_id,
@@ -415,6 +416,7 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
                 **self._export_progress(person),
                 **self._export_partners(s, person.id),
                 **self._export_outbox(s, person.id),
+                **self._export_scheduled(s, person.id),
             }
 
     def erase_person(self, sender_id: str) -> int:
@@ -444,6 +446,7 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore):
             invitation_ids = select(Invitation.id).where(Invitation.person_id == person_id)
             statements = [
                 self._erase_outbox(person_id),
+                self._erase_scheduled(person_id),
                 delete(ReferentResponse).where(ReferentResponse.invitation_id.in_(invitation_ids)),
                 delete(Invitation).where(Invitation.person_id == person_id),
                 delete(Assessment).where(Assessment.person_id == person_id),

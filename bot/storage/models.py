@@ -422,3 +422,31 @@ class Notice(Base):
     claimed_at = Column(DateTime(timezone=True), nullable=True)
     delivered_at = Column(DateTime(timezone=True), nullable=True)
     delivered_how = Column(String(8), nullable=True)
+
+
+SCHEDULED_KINDS = ("follow_up",)
+
+
+class Scheduled(Base):
+    """A proactive message to send later (the follow-up reminder a few days after a
+    proposal), kept here rather than in one Rasa server's memory: it survives restarts,
+    and with several replicas it fires once (``bot.storage.scheduling``: a row is claimed
+    by a conditional UPDATE, like the outbox). At most one pending per person and kind.
+    ``entities`` are the trigger's (what to follow up on: a resource id or « missions »).
+    Exported and erased with the person."""
+
+    __tablename__ = "scheduled"
+    __table_args__ = (
+        CheckConstraint("kind IN ('follow_up')", name="kind"),
+        Index("ix_scheduled_due", "done_at", "due_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(Integer, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False)
+    kind = Column(String(16), nullable=False)
+    due_at = Column(DateTime(timezone=True), nullable=False)
+    entities = Column(JSON, nullable=False, default=dict)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    done_at = Column(DateTime(timezone=True), nullable=True)
+

@@ -657,8 +657,12 @@ def create_app(
         from bot.web.partners import setup_partner_routes  # they import this module
         from bot.web.referent import setup_referent_routes
 
+        from bot.web.scheduler import scheduler_ctx  # it imports this module
+
         setup_referent_routes(app)
         setup_partner_routes(app)
+        if hasattr(store, "claim_due"):
+            app.cleanup_ctx.append(scheduler_ctx)  # follow-ups due: sent once across replicas
     if issuer is not None:
         app[ISSUER_KEY] = issuer
         app.router.add_get("/badges/{id}", badge_page)

@@ -622,26 +622,33 @@ def notify_later(app: web.Application, submission: "Submission") -> None:
     task.add_done_callback(tasks.discard)
 
 
-async def notify(app: web.Application, sender_id: str, invitation_id: int) -> bool:
-    """POST trigger_intent EXTERNAL_referent_answered to Rasa: 3 attempts on connection
-    errors and 5xx. Logs never name the person, the link or the referent."""
+async def trigger_intent(app: web.Application, sender_id: str, intent: str,
+                         entities: dict) -> tuple[bool, bool, str]:
+    """One POST of Rasa's ``trigger_intent`` (reply on the person's latest channel):
+    (accepted, worth retrying, what went wrong). Never logs the person."""
     settings = app[SETTINGS_KEY]
     url = f"{settings.rasa_url}/conversations/{quote(sender_id, safe=':')}/trigger_intent"
     params = {"output_channel": "latest"}
     if settings.rasa_token:
         params["token"] = settings.rasa_token
-    body = {"name": NOTIFY_INTENT, "entities": {"invitation": str(invitation_id)}}
+    try:
+        async with app[HTTP_KEY].post(url, params=params, json={"name": intent, "entities": entities}) as resp:
+            if resp.status < 300:
+                return True, False, ""
+            return False, resp.status >= 500, f"status {resp.status}"
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return False, True, type(exc).__name__
+
+
+async def notify(app: web.Application, sender_id: str, invitation_id: int) -> bool:
+    """POST trigger_intent EXTERNAL_referent_answered to Rasa: 3 attempts on connection
+    errors and 5xx. Logs never name the person, the link or the referent."""
     delays: tuple[float, ...] = app[NOTIFY_DELAYS_KEY]
     attempts = len(delays) + 1
     for attempt in range(1, attempts + 1):
-        try:
-            async with app[HTTP_KEY].post(url, params=params, json=body) as resp:
-                if resp.status < 300:
-                    return True
-                problem = f"status {resp.status}"
-                retry = resp.status >= 500
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            problem, retry = type(exc).__name__, True
+        ok, retry, problem = await trigger_intent(app, sender_id, NOTIFY_INTENT, {"invitation": str(invitation_id)})
+        if ok:
+            return True
         log.warning("referent notification failed (attempt %d, %s)", attempt, problem)
         if not retry or attempt == attempts:
             break

@@ -105,6 +105,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram, fake_graph, p
                    "ATOUTS_REFERENT_GET_LIMIT": "1000", "ATOUTS_REFERENT_POST_LIMIT": "1000",
                    "ATOUTS_WIDGET_ORIGINS": f"http://127.0.0.1:{partner_ports['allowed']}",
                    "ATOUTS_FOLLOW_UP_SECONDS": "4",  # reminders fire during the test
+                   "ATOUTS_SCHEDULER_POLL": "1",  # the web app sends them within a second
                    **fake_engagement.env,  # missions from a local fake of the API Engagement
                    # the connectors talk to local fakes of Telegram and Messenger
                    **fake_telegram.env, **fake_graph.env},

@@ -3,6 +3,7 @@ the real catalogue; missions through a local fake of the API Engagement."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict
 
 import pytest
@@ -111,13 +112,16 @@ def test_follow_up_offer_answer_reminder_and_opt_out(app_db, make_tracker, domai
     assert "Je te relance dans 3 jours" in msgs[0]["text"] and slots_of(events) == {"follow_up_asked": True}
     msgs, events = run(pa.ActionFollowUpAnswer(), make_tracker(
         slots={"consent": "oui", "follow_up_asked": True}, intent="affirm"), domain)
-    reminders = [e for e in events if e.get("event") == "reminder"]
-    assert len(reminders) == 1 and reminders[0]["intent"] == "EXTERNAL_follow_up"
-    assert reminders[0]["name"] == pa.FOLLOW_UP and reminders[0]["kill_on_user_msg"] is False
+    # kept in the app database (sent by the web app when due), not in Rasa's memory
+    assert not [e for e in events if e.get("event") == "reminder"]
+    pending = services.store().pending_scheduled(SENDER)
+    assert [(p["kind"], p["entities"]) for p in pending] == [("follow_up", {"follow_up": "missions"})]
+    due = datetime.fromisoformat(pending[0]["due_at"]) - datetime.now(timezone.utc)
+    assert timedelta(days=3) - timedelta(minutes=1) < due <= timedelta(days=3)
     assert services.store().progress_prefs(SENDER).follow_ups is True
-    # next time: scheduled without asking again
+    # next time: scheduled without asking again (still one pending)
     msgs, events = run(pa.ActionOfferFollowUp(), make_tracker(slots={"consent": "oui"}), domain)
-    assert texts(msgs) == [messages.follow_up_scheduled(3)] and events[0]["event"] == "reminder"
+    assert texts(msgs) == [messages.follow_up_scheduled(3)] and len(services.store().pending_scheduled(SENDER)) == 1
     # the reminder fires
     tracker = make_tracker(slots={"consent": "oui"}, intent="EXTERNAL_follow_up",
                            entities=[{"entity": "follow_up", "value": "missions"}])
@@ -125,7 +129,7 @@ def test_follow_up_offer_answer_reminder_and_opt_out(app_db, make_tracker, domai
     assert "Coucou 👋" in msgs[0]["text"] and msgs[0]["buttons"] == messages.FOLLOW_UP_BUTTONS
     # opting out cancels the pending reminder and silences the next ones
     msgs, events = run(pa.ActionStopFollowUps(), make_tracker(slots={"consent": "oui"}), domain)
-    assert events == [ReminderCancelled(name=pa.FOLLOW_UP)]
+    assert events == [ReminderCancelled(name=pa.FOLLOW_UP)] and services.store().pending_scheduled(SENDER) == []
     assert run(pa.ActionFollowUp(), tracker, domain) == ([], [])
     assert run(pa.ActionOfferFollowUp(), make_tracker(slots={"consent": "oui"}), domain) == ([], [])
     # without consent: never a reminder

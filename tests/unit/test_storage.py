@@ -66,6 +66,7 @@ def row_counts(url: str, where_sender: str | None = None) -> dict[str, int]:
         "group_members": "SELECT m.id FROM group_members m JOIN persons p ON p.id = m.person_id "
         "WHERE p.sender_id = :s",
         "outbox": "SELECT o.id FROM outbox o JOIN persons p ON p.id = o.person_id WHERE p.sender_id = :s",
+        "scheduled": "SELECT d.id FROM scheduled d JOIN persons p ON p.id = d.person_id WHERE p.sender_id = :s",
     }
     engine = make_engine(url)
     try:
@@ -106,6 +107,8 @@ def populate(store: Store, sender_id: str) -> int:
     store.join_group(sender_id, code)
     store.add_notice(sender_id, "referent", "Karim, ton coach, a répondu pour Organisation 🎉")
     store.add_notice(sender_id, "follow_up", "Tu as pu essayer « Planifier sa semaine » ?")
+    store.schedule(sender_id, "follow_up", datetime.now(timezone.utc) + timedelta(days=5),
+                   {"follow_up": "resource:organisation_video_1"})
     return exp
 
 
@@ -370,7 +373,7 @@ def test_erase_removes_every_row_of_the_person_only(store: Store, url: str) -> N
     assert linked == {"persons": 1, "experiences": 1, "skill_claims": 2, "export_tokens": 1,
                       "badges": 1, "assessments": 1, "referent_invitations": 2,
                       "referent_responses": 1, "progress_profiles": 1, "resource_feedback": 2,
-                      "group_members": 1, "outbox": 2}
+                      "group_members": 1, "outbox": 2, "scheduled": 1}
     assert store.erase_person("u1") == sum(linked.values())
     assert row_counts(url, "u1") == {name: 0 for name in TABLES}
     assert row_counts(url) == before  # all that is left belongs to u2
@@ -390,7 +393,7 @@ def test_database_cascades_on_person_delete(store: Store, url: str) -> None:
                                "export_tokens": 1, "badges": 1, "assessments": 1,
                                "referent_invitations": 2, "referent_responses": 1,
                                "progress_profiles": 1, "resource_feedback": 2, "group_members": 1,
-                               "outbox": 2}
+                               "outbox": 2, "scheduled": 1}
     assert row_counts(url, "u2") == row_counts(url)
 
 
