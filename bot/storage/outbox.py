@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -43,10 +43,15 @@ class PendingNotice:
     created_at: datetime
 
 
+def unleased(done: Any, claimed: Any, now: datetime, lease: timedelta):
+    """Not done yet and held by nobody (or the holder's lease ran out): a row another
+    process may take with a conditional UPDATE."""
+    return and_(done.is_(None), or_(claimed.is_(None), claimed < now - lease))
+
+
 def _free(now: datetime):
     """Not delivered and not held by a live send (or its lease ran out)."""
-    return and_(Notice.delivered_at.is_(None),
-                or_(Notice.claimed_at.is_(None), Notice.claimed_at < now - LEASE))
+    return unleased(Notice.delivered_at, Notice.claimed_at, now, LEASE)
 
 
 class OutboxStore:

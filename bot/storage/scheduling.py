@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import SCHEDULED_KINDS, Person, Scheduled, aware, iso, utcnow
+from bot.storage.outbox import unleased
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
@@ -37,8 +38,7 @@ class DueMessage:
 
 
 def _free(now: datetime):
-    return and_(Scheduled.done_at.is_(None),
-                or_(Scheduled.claimed_at.is_(None), Scheduled.claimed_at < now - LEASE))
+    return unleased(Scheduled.done_at, Scheduled.claimed_at, now, LEASE)
 
 
 class ScheduleStore:
