@@ -14,7 +14,8 @@ from rasa_sdk.types import DomainDict
 from actions.dialogue import ask, intent_of
 from bot import messages, services
 from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, question, said_since_shown,
-                                 since_shown, times_asked, times_said_in_session, with_way_out)
+                                 since_run_started, since_shown, times_asked, times_said_in_session,
+                                 with_way_out)
 from bot.conversation import clean_first_name, clear_consent, yes_no
 from bot.nlu.text import clean_user_text
 from bot.storage.challenge import row_id
@@ -71,8 +72,8 @@ def _stale_button(value: Any) -> bool:
 
 def _asked(tracker: Tracker, slot: str) -> int:
     """How many times in a row ``slot`` was asked (its usual text or the third-time one)."""
-    text = messages.ASK[slot][0] if slot in messages.ASK else ""
-    return times_asked(tracker.events, slot, (text, THIRD_TIME.get(slot, "")))
+    ways = messages.wordings(slot) if slot in messages.ASK else ()
+    return times_asked(tracker.events, slot, (*ways, THIRD_TIME.get(slot, "")))
 
 
 def _reset_story() -> List[EventType]:
@@ -766,6 +767,11 @@ class _AskSlot(Action, abc.ABC):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         text, buttons = messages.ASK[self.slot]
+        ways = messages.wordings(self.slot)
+        if len(ways) > 1:  # a new run of the form: the next wording; the same run: the same one
+            said = [e.get("text") for e in since_run_started(tracker.events) if e.get("event") == "bot"]
+            current = next((t for t in reversed(said) if t in ways), None)
+            text = current or ways[times_said_in_session(tracker.events, ways) % len(ways)]
         ask(dispatcher, tracker, self.slot, text, buttons)
         return []
 

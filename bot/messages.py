@@ -309,6 +309,21 @@ ASK: Dict[str, tuple] = {
     ),
 }
 
+# A new story asks its questions in other words than the last one did (a person telling
+# three stories in a sitting hears each question differently).
+OTHER_WORDINGS: Dict[str, tuple] = {
+    "experience_action": ("Toi, tu t'occupais de quoi exactement ?", "Et toi, qu'est-ce que tu as fait, concrètement ?"),
+    "experience_difficulty": ("Qu'est-ce qui a été le plus dur ? Tu as fait comment ?",
+                              "Un moment compliqué là-dedans ? Raconte comment tu t'en es sorti·e."),
+    "experience_result": ("Et à la fin, ça a donné quoi ?", "Et alors, comment ça s'est terminé ?"),
+}
+
+
+def wordings(slot: str) -> tuple:
+    """The ways of asking ``slot``: the usual one first."""
+    return (ASK[slot][0],) + OTHER_WORDINGS.get(slot, ())
+
+
 STORY_TOO_SHORT = "Dis-m'en un peu plus 🙂 Où c'était, avec qui, ce que tu faisais…"
 USE_BUTTONS = "Dis-moi juste si ça te ressemble 🙂"
 

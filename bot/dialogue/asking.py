@@ -70,6 +70,14 @@ def times_said_in_session(events: Sequence[Mapping[str, Any]], texts: Iterable[s
     return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
 
 
+def since_run_started(events: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The events since the current form run started (its last ``active_loop`` event)."""
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "active_loop":
+            return events[index + 1:]
+    return events
+
+
 def since_shown(events: Sequence[Mapping[str, Any]], slot: str, value: Any) -> Sequence[Mapping[str, Any]]:
     """The events since ``slot`` was last set to something else than ``value`` (e.g. since
     this skill card came on screen), within the current form run."""

@@ -339,3 +339,20 @@ def test_a_question_answered_each_time_is_asked_as_written_again() -> None:
                                                              "value": "je tenais la caisse"},
                                                             {"event": "slot", "name": "experience_action", "value": None}]
     assert question("experience_action", text, [], answered)[0] == text
+
+
+def test_each_new_story_asks_its_questions_in_other_words(make_tracker, domain) -> None:
+    """Fuzzer walk (seed 4242): three stories in a walk, « Il y a eu un moment pas facile ?
+    Comment tu as géré ? » three times. A new run of the form takes the next wording; the
+    same run keeps its own (and the third time in a row still changes)."""
+    action = acts.ask_action("experience_difficulty")
+    history: List[Dict[str, Any]] = []
+    said = []
+    for _ in range(3):
+        history.append({"event": "active_loop", "name": "experience_form"})
+        msgs, _ = run(action, _tracker_with(make_tracker, list(history), active_loop="experience_form"), domain)
+        said.append(msgs[0]["text"])
+        history += [{"event": "bot", "text": msgs[0]["text"]}, {"event": "user", "text": "stop"}]
+    assert len(set(said)) == 3 and said[0] == messages.ASK["experience_difficulty"][0]
+    again, _ = run(action, _tracker_with(make_tracker, list(history), active_loop="experience_form"), domain)
+    assert again[0]["text"] == said[-1]  # same run: same question
