@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions.dialogue import ask, intent_of
 from bot import messages, services
 from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, question, said_since_shown,
-                                 since_run_started, since_shown, times_asked, times_said_in_session,
+                                 is_said, since_run_started, since_shown, times_asked, times_said_in_session,
                                  with_way_out)
 from bot.conversation import clean_first_name, clear_consent, yes_no
 from bot.nlu.text import clean_user_text
@@ -42,7 +42,7 @@ def _consent(tracker: Tracker) -> bool:
 def _just_said(tracker: Tracker, text: str) -> bool:
     """The bot's latest message was ``text``."""
     last = next((e for e in reversed(tracker.events) if e.get("event") == "bot"), None)
-    return bool(last) and last.get("text") == text
+    return bool(last) and is_said(last.get("text"), (text,))
 
 
 def _first_name(tracker: Tracker) -> Optional[str]:

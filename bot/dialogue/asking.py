@@ -5,6 +5,7 @@ so it is testable without Rasa.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 Button = Dict[str, str]
@@ -39,6 +40,28 @@ GENERIC_THIRD_TIME = "Je te propose autre chose 🙂 Choisis ci-dessous :"
 PREFACED = frozenset({"assessment_answer", "assessment_example"})
 
 
+# What the tracker store may have put in a bot message in place of words the person
+# typed (bot.privacy.redaction, bot.tracker_store): the consent notice quotes « supprime
+# mes données », which a person who typed it finds masked in the stored notice.
+MASKS = ("[lien masqué]", "[adresse masquée]", "[réponse masquée]", "[récit effacé]", "[message non gardé]")
+_MASK_RE = re.compile("|".join(re.escape(m) for m in MASKS))
+
+
+def is_said(stored: Any, texts: Iterable[str]) -> bool:
+    """``stored`` (a bot message as the tracker keeps it) is one of ``texts``, its masked
+    parts aside."""
+    if not isinstance(stored, str):
+        return False
+    wanted = [t for t in texts if t]
+    if stored in wanted:
+        return True
+    parts = _MASK_RE.split(stored)
+    if len(parts) == 1 or len("".join(parts).strip()) < 20:  # no mask, or hardly anything but masks
+        return False
+    pattern = re.compile(".+".join(re.escape(part) for part in parts) + r"\Z", re.S)
+    return any(pattern.match(text) for text in wanted)
+
+
 def _boundary(events: Sequence[Mapping[str, Any]], slot: str) -> int:
     """Index after which the current run of questions for ``slot`` started: the
     form's (re)activation or a question about another slot."""
@@ -54,20 +77,20 @@ def _boundary(events: Sequence[Mapping[str, Any]], slot: str) -> int:
 
 def times_asked(events: Sequence[Mapping[str, Any]], slot: str, texts: Iterable[str]) -> int:
     """How many times in a row the bot already asked ``slot`` with one of ``texts``."""
-    wanted = {t for t in texts if t}
+    wanted = [t for t in texts if t]
     start = _boundary(events, slot)
-    return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
+    return sum(1 for e in events[start:] if e.get("event") == "bot" and is_said(e.get("text"), wanted))
 
 
 def times_said_in_session(events: Sequence[Mapping[str, Any]], texts: Iterable[str]) -> int:
     """How many bot messages of this session (since the last ``session_started``) had one of ``texts``."""
-    wanted = {t for t in texts if t}
+    wanted = [t for t in texts if t]
     start = 0
     for index in range(len(events) - 1, -1, -1):
         if events[index].get("event") == "session_started":
             start = index + 1
             break
-    return sum(1 for e in events[start:] if e.get("event") == "bot" and e.get("text") in wanted)
+    return sum(1 for e in events[start:] if e.get("event") == "bot" and is_said(e.get("text"), wanted))
 
 
 def since_run_started(events: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
@@ -92,21 +115,21 @@ def since_shown(events: Sequence[Mapping[str, Any]], slot: str, value: Any) -> S
 def asked_since_answered(events: Sequence[Mapping[str, Any]], slot: str, texts: Iterable[str]) -> int:
     """How many times the bot said one of ``texts`` in this session since ``slot`` last
     got an answer (a value), across runs of its form."""
-    wanted = {t for t in texts if t}
+    wanted = [t for t in texts if t]
     count = 0
     for event in reversed(events):
         kind = event.get("event")
         if kind == "session_started" or (kind == "slot" and event.get("name") == slot
                                          and event.get("value") is not None):
             break
-        if kind == "bot" and event.get("text") in wanted:
+        if kind == "bot" and is_said(event.get("text"), wanted):
             count += 1
     return count
 
 
 def said_since_shown(events: Sequence[Mapping[str, Any]], text: str, slot: str, value: Any) -> int:
     """How many times the bot said ``text`` while ``slot`` was ``value`` (see ``since_shown``)."""
-    return sum(1 for e in since_shown(events, slot, value) if e.get("event") == "bot" and e.get("text") == text)
+    return sum(1 for e in since_shown(events, slot, value) if e.get("event") == "bot" and is_said(e.get("text"), (text,)))
 
 
 def answers_since_asked(events: Sequence[Mapping[str, Any]], slot: str) -> List[str]:

@@ -356,3 +356,17 @@ def test_each_new_story_asks_its_questions_in_other_words(make_tracker, domain) 
     assert len(set(said)) == 3 and said[0] == messages.ASK["experience_difficulty"][0]
     again, _ = run(action, _tracker_with(make_tracker, list(history), active_loop="experience_form"), domain)
     assert again[0]["text"] == said[-1]  # same run: same question
+
+
+def test_a_question_is_recognised_with_the_persons_words_masked() -> None:
+    """Fuzzer walk (seed 99): a person who typed « supprime mes données » finds those words
+    masked in the stored privacy notice (which quotes them): the notice was no longer
+    counted, and came a third time."""
+    from bot.dialogue.asking import is_said, times_said_in_session
+
+    notice = messages.ASK["consent"][0]
+    stored = notice.replace("supprime mes données", "[récit effacé]")
+    assert is_said(stored, [notice]) and is_said(notice, [notice])
+    assert not is_said("[récit effacé]", [notice]) and not is_said("Autre chose [récit effacé]", [notice])
+    events = [{"event": "bot", "text": stored}, {"event": "bot", "text": notice}]
+    assert times_said_in_session(events, (notice,)) == 2
