@@ -14,6 +14,7 @@ from bot.privacy.files import private_sqlite
 
 DEFAULT_URL = "sqlite:///var/atouts.db"  # documented default; the absolute path comes from bot.config
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 7_341_902_215  # pg_advisory_lock key: one migrating process at a time
 
 
 def url_from_env() -> str:
@@ -83,10 +84,33 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     (the pragma only works outside a transaction).
     """
     sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as connection:
+    with _one_at_a_time(engine), engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # a session-level advisory lock, released when this connection is returned
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            connection.commit()
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        yield connection
-        connection.commit()
-        if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        try:
+            yield connection
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if engine.dialect.name == "postgresql":
+                connection.rollback()
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+                connection.commit()
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[None]:
+    """SQLite: an exclusive file lock beside the database file (PostgreSQL: see above)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    from bot.badges._files import locked
+
+    with locked(Path(database).with_name(Path(database).name + ".migrate.lock")):
+        yield

@@ -43,7 +43,10 @@ def main() -> None:
         from bot.storage import Store
 
         # erasing a person revokes their badges in the status list
-        store = Store(settings.db_url, revoke_status=issuer.revoke if issuer else None)
+        candidate = Store(settings.db_url, revoke_status=issuer.revoke if issuer else None)
+        # before the scheduler's first poll (the action server may not have migrated yet)
+        candidate.migrate()
+        store = candidate
     except Exception as exc:  # noqa: BLE001 - the chat page works without it
         log.error("store unavailable (%s): data export disabled", type(exc).__name__)
     app = create_app(settings, store, issuer=issuer)

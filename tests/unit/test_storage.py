@@ -551,3 +551,32 @@ def test_taking_back_a_skill_only_touches_ones_own_claims(store: Store) -> None:
     assert [c["status"] for c in store.export_person("victim")["experiences"][0]["skills"]] == ["confirmed"]
     assert store.reject_claims("victim", victim_exp, "rigueur") == 1
     assert [c["status"] for c in store.export_person("victim")["experiences"][0]["skills"]] == ["rejected"]
+
+
+def _migrate_in_process(url: str) -> None:
+    store = Store(url)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+
+
+def test_processes_starting_together_migrate_once(url: str) -> None:
+    """The action server and every web app process migrate at start-up (the web app's
+    scheduler polls right away: fuzzer seed 99 saw « no such table: scheduled »). Started
+    together on a new database, they must not trip over each other's DDL."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_migrate_in_process, args=(url,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = Store(url)
+    try:
+        store.record_consent("rest:after", True, "v2", "rest")
+        assert store.pending_scheduled("rest:after") == []
+    finally:
+        store.close()
