@@ -360,6 +360,32 @@ class Stack:
         self.stop()
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on right now (127.0.0.1)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def throwaway_stack(model: Path, prefix: str, extra_env: Optional[Dict[str, str]] = None,
+                    timeout: float = 600) -> "Stack":
+    """The whole stack (Rasa, actions, web app, mail catcher) on free ports, in a temporary
+    directory with its own SQLite databases and the REST channel on: what the evaluation
+    tools talk to over HTTP. Started; the caller stops it."""
+    import tempfile
+
+    var = Path(tempfile.mkdtemp(prefix=prefix))
+    config = StackConfig(model=model, var_dir=var, rasa_port=free_port(), actions_port=free_port(),
+                         web_port=free_port(), db_url=f"sqlite:///{var / 'atouts.db'}",
+                         mail_smtp_port=free_port(), mail_web_port=free_port(),
+                         extra_env={"ATOUTS_ENABLE_REST": "1", **(extra_env or {})})
+    stack = Stack(config, log_dir=var / "logs")
+    stack.start(timeout=timeout)
+    return stack
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.parse_args(argv)

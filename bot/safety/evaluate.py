@@ -23,7 +23,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import urllib.parse
 import urllib.request
 import uuid
@@ -405,24 +404,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.rasa_url:
         rasa = Rasa(args.rasa_url, os.environ.get("ATOUTS_RASA_TOKEN", ""))
     elif not args.no_conversation:
-        import socket
+        from bot.launcher import throwaway_stack
 
-        from bot.launcher import Stack, StackConfig
-
-        def free_port() -> int:
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                return sock.getsockname()[1]
-
-        var = Path(tempfile.mkdtemp(prefix="atouts-safety-"))
-        config = StackConfig(model=Path(args.model), var_dir=var, rasa_port=free_port(),
-                             actions_port=free_port(), web_port=free_port(),
-                             db_url=f"sqlite:///{var / 'atouts.db'}",
-                             mail_smtp_port=free_port(), mail_web_port=free_port(),
-                             extra_env={"ATOUTS_ENABLE_REST": "1"})
-        stack = Stack(config, log_dir=var / "logs")
-        stack.start(timeout=600)
-        rasa = Rasa(f"http://127.0.0.1:{config.rasa_port}", stack.rasa_token)
+        stack = throwaway_stack(Path(args.model), "atouts-safety-")
+        rasa = Rasa(f"http://127.0.0.1:{stack.config.rasa_port}", stack.rasa_token)
     try:
         report = evaluate(rasa, heldout_set=args.set, every_state=not args.round_robin)
         report["set"] = args.set
