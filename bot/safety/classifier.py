@@ -54,12 +54,12 @@ EXAMPLES_DIR = ROOT / "data" / "safety" / "examples"
 STORIES_DIR = ROOT / "data" / "nlu" / "experiences"
 NLU_DIR = ROOT / "data" / "nlu"
 NOT_NEGATIVES = ("safety.yml", "synonyms.yml")  # « je veux parler à quelqu'un » may come with a crisis
-STORY_NEGATIVES = 1000  # experience stories added as ordinary messages (fixed sample)
+STORY_NEGATIVES = 5000  # experience stories added as ordinary messages (all of them today)
 SEED = 2026
 C = 4.0
 THRESHOLD = 0.7
 VETO = 0.3
-CHECK_IN = 0.3
+CHECK_IN = 0.25
 # A short message without any cue (« jsp », « bon je dois y aller, à plus ») is too
 # ambiguous for the model alone to stop the conversation: a check-in at most, and only
 # when the model is sure.
