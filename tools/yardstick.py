@@ -174,6 +174,17 @@ def grouped_cv(stories: Sequence[Story], negatives: Sequence[str],
                folds: int = 5, seed: int = 42) -> Dict[str, Any]:
     """Cross-validated story metrics; ``fit_predict(train, negatives, test_texts)``
     trains a detector and returns the ranked scores of the test texts."""
+    gold, ranked, distinct = cv_predictions(stories, negatives, fit_predict, folds, seed)
+    result = story_metrics(gold, ranked)
+    result["groups"] = distinct
+    result["folds"] = folds
+    return result
+
+
+def cv_predictions(stories: Sequence[Story], negatives: Sequence[str],
+                   fit_predict: Callable[[List[Story], List[str], List[str]], List[List[Dict[str, Any]]]],
+                   folds: int = 5, seed: int = 42) -> Tuple[List[Sequence[str]], List[List[Dict[str, Any]]], int]:
+    """(gold labels, ranked scores, number of groups) of a grouped k-fold run."""
     group_of = groups(stories)
     distinct = sorted(set(group_of))
     random.Random(seed).shuffle(distinct)
@@ -187,10 +198,35 @@ def grouped_cv(stories: Sequence[Story], negatives: Sequence[str],
             continue
         ranked.extend(fit_predict(train, list(negatives), [s.text for s in test]))
         gold.extend(s.skills for s in test)
-    result = story_metrics(gold, ranked)
-    result["groups"] = len(distinct)
-    result["folds"] = folds
-    return result
+    return gold, ranked, len(distinct)
+
+
+def sweep_proposal_rule(gold: Sequence[Sequence[str]], ranked: Sequence[Sequence[Dict[str, Any]]]
+                        ) -> List[Dict[str, Any]]:
+    """The proposal rule's settings (bot.skills.proposal) on cross-validated scores: what
+    each gives — to choose them on the training stories, never on a held-out set."""
+    rows = []
+    for threshold in (0.4, 0.5, 0.6, 0.7):
+        for fill in (0.2, 0.3, 0.4, 0.5):
+            if fill > threshold:
+                continue
+            for min_count in (1, 2):
+                for max_count in (2, 3, 4):
+                    proposed = right = none = hit = 0
+                    for skills, scores in zip(gold, ranked):
+                        chosen = {p.skill_id for p in propose(aggregate([scores]), threshold, fill, min_count,
+                                                              max_count)}
+                        proposed += len(chosen)
+                        right += len(chosen & set(skills))
+                        none += not chosen
+                        hit += bool(chosen & set(skills))
+                    n = max(len(gold), 1)
+                    rows.append({"threshold": threshold, "fill": fill, "min": min_count, "max": max_count,
+                                 "precision": right / proposed if proposed else 0.0,
+                                 "recall": right / max(sum(len(g) for g in gold), 1),
+                                 "no_proposal": none / n, "at_least_one_correct": hit / n,
+                                 "per_story": proposed / n})
+    return rows
 
 
 # -- the detector as trained by `rasa train`, without Rasa ---------------------------
@@ -244,12 +280,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--heldout", action="store_true", help="also train on all and score the held-out set")
+    parser.add_argument("--sweep", action="store_true",
+                        help="the proposal rule's settings on the cross-validated scores (to choose them)")
     args = parser.parse_args()
     stories, negatives = training_stories()
     test = heldout_stories()
     dups = near_duplicates(test, stories)
     print(f"{len(stories)} training stories, {len(negatives)} negatives, {len(test)} held-out stories; "
           f"near-duplicates: {len(dups)} (max similarity {max_similarity(test, stories):.2f})")
+    if args.sweep:
+        gold, ranked, _ = cv_predictions(stories, negatives, detector_fit_predict, folds=args.folds)
+        print("| propose ≥ | fill ≥ | min | max | precision | recall | no proposal | ≥ 1 correct | per story |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in sweep_proposal_rule(gold, ranked):
+            print(f"| {r['threshold']} | {r['fill']} | {r['min']} | {r['max']} | {r['precision']:.3f} | "
+                  f"{r['recall']:.3f} | {r['no_proposal']:.3f} | {r['at_least_one_correct']:.3f} | "
+                  f"{r['per_story']:.2f} |")
+        return 0
     cv = grouped_cv(stories, negatives, detector_fit_predict, folds=args.folds)
     print("grouped CV:", json.dumps({k: v for k, v in cv.items() if k != "per_skill"}, indent=1))
     print({k: round(v["f1"], 2) for k, v in sorted(cv["per_skill"].items(), key=lambda kv: kv[1]["f1"])})

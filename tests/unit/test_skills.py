@@ -57,28 +57,30 @@ def test_proposal_dict_round_trip() -> None:
     assert Proposal.from_dict(original.as_dict()) == original
 
 
-def test_propose_everything_above_threshold() -> None:
+def test_propose_the_two_likeliest_above_the_threshold() -> None:
     chosen = propose([p("a", 0.9), p("b", 0.3), p("c", 0.6), p("d", 0.55)])
-    assert ids(chosen) == ["a", "c", "d"]
+    assert ids(chosen) == ["a", "c"]
 
 
-def test_propose_tops_up_to_two_with_the_fill_threshold() -> None:
-    assert ids(propose([p("a", 0.8), p("b", 0.45), p("c", 0.42), p("d", 0.1)])) == ["a", "b"]
-    # below the fill threshold nothing is added
-    assert ids(propose([p("a", 0.8), p("b", 0.39)])) == ["a"]
-    # two fill candidates, none above the bar
-    assert ids(propose([p("a", 0.45), p("b", 0.41), p("c", 0.40)])) == ["a", "b"]
+def test_propose_the_best_one_when_none_reaches_the_bar() -> None:
+    # one above the bar: no top-up with a weaker one (precision over quantity)
+    assert ids(propose([p("a", 0.8), p("b", 0.45), p("c", 0.42), p("d", 0.1)])) == ["a"]
+    # none above the bar: the best one above the fill threshold
+    assert ids(propose([p("a", 0.45), p("b", 0.41), p("c", 0.40)])) == ["a"]
+    assert ids(propose([p("a", 0.29)])) == []
+    # the earlier rule is still a call away
+    assert ids(propose([p("a", 0.45), p("b", 0.41)], fill_threshold=0.4, min_count=2)) == ["a", "b"]
 
 
-def test_propose_at_most_four() -> None:
+def test_propose_at_most_two() -> None:
     many = [p(f"s{i}", 0.99 - i * 0.05) for i in range(7)]
-    assert ids(propose(many)) == ["s0", "s1", "s2", "s3"]
-    assert len(propose(many, max_count=2)) == 2
+    assert ids(propose(many)) == ["s0", "s1"]
+    assert len(propose(many, max_count=4)) == 4
 
 
 def test_propose_excludes() -> None:
     chosen = propose([p("a", 0.9), p("b", 0.8), p("c", 0.45)], exclude=["a"])
-    assert ids(chosen) == ["b", "c"]
+    assert ids(chosen) == ["b"]
 
 
 def test_propose_nothing() -> None:
@@ -88,7 +90,7 @@ def test_propose_nothing() -> None:
 
 def test_propose_custom_thresholds() -> None:
     cands = [p("a", 0.7), p("b", 0.65), p("c", 0.2)]
-    assert ids(propose(cands, threshold=0.8, fill_threshold=0.6)) == ["a", "b"]
+    assert ids(propose(cands, threshold=0.8, fill_threshold=0.6, min_count=2)) == ["a", "b"]
     assert ids(propose(cands, threshold=0.8, fill_threshold=0.6, min_count=1)) == ["a"]
 
 
