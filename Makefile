@@ -30,7 +30,7 @@ export PYTHONHASHSEED := 0
 # This checkout's code first (several clones may share one venv's editable install)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train evaluate evaluate-safety test test-unit test-stories test-e2e validate rules bench fuzz lint lock lock-web clean badge-demo
+.PHONY: help setup run train evaluate evaluate-safety review review-apply test test-unit test-stories test-e2e validate rules bench fuzz lint lock lock-web clean badge-demo
 
 help:
 	@echo "make run       set up, train if needed, start the assistant (chat page URL printed)"
@@ -38,6 +38,8 @@ help:
 	@echo "make train     retrain the model when data/config changed (also: rasa train)"
 	@echo "make evaluate  intent and soft-skill metrics on held-out tests -> results/"
 	@echo "make evaluate-safety  crisis detection, languages, help lines over HTTP -> results/safety.md"
+	@echo "make review    candidate training stories people allowed -> review/candidates.yml (decide each one)"
+	@echo "make review-apply  accepted ones into data/nlu/experiences/reviewed.yml (then make train)"
 	@echo "make bench     latency/throughput/memory benchmark (REST channel)"
 	@echo "make fuzz [SEED=n] [WALKS=500] [CONCURRENCY=3]   conversation fuzzer -> results/fuzz/"
 	@echo "make lint      rasa data validate + python compile checks"
@@ -89,6 +91,7 @@ run: setup $(MODEL)
 
 evaluate: setup $(MODEL)
 	$(PY) -m bot.evaluation --model $(MODEL) --out results $(EVAL_ARGS)
+	$(PY) -m tools.conversations --model $(MODEL) --out results
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests -m "not e2e" -q
@@ -114,6 +117,12 @@ fuzz: setup $(MODEL)
 	$(PY) -m tools.fuzz --walks $(WALKS) --concurrency $(CONCURRENCY) $(if $(SEED),--seed $(SEED))
 
 OUT ?= badge-demo
+review: $(STAMP)
+	$(PY) -m bot.review export
+
+review-apply: $(STAMP)
+	$(PY) -m bot.review apply
+
 badge-demo: $(STAMP)
 	$(PY) -m bot.badges.demo --out $(OUT)
 

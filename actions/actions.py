@@ -13,9 +13,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.dialogue import ask, intent_of
 from bot import messages, services
-from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, question, said_since_shown,
-                                 is_said, since_run_started, since_shown, times_asked, times_said_in_session,
-                                 with_way_out)
+from bot.dialogue.asking import (MENU_BUTTON, THIRD_TIME, answers_since_asked, counted_in_session, next_count,
+                                 question, said_since_shown, is_said, since_run_started, since_shown, times_asked,
+                                 times_said_in_session, with_way_out)
 from bot.conversation import clean_first_name, clear_consent, yes_no
 from bot.nlu.text import clean_user_text
 from bot.storage.challenge import row_id
@@ -32,6 +32,7 @@ NO_NAME = "-"
 # the picker when nothing is clear: likely skills first, then these (common in young lives)
 DEFAULT_PICKS = ("travail_en_equipe", "gestion_du_stress", "perseverance", "autonomie", "organisation")
 PICK_COUNT = 4
+CONSENT_ASKS = "consent_asks"  # how many times the privacy question came in this session
 
 
 # --- helpers ------------------------------------------------------------------
@@ -169,19 +170,20 @@ class ActionAskConsent(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         text, buttons = messages.ASK["consent"]
-        if times_said_in_session(tracker.events, (text, THIRD_TIME["consent"])) >= 3:
+        # counted in the events and in a slot: a long session reaches the action windowed
+        seen = counted_in_session(tracker.events, tracker.get_slot(CONSENT_ASKS), (text, THIRD_TIME["consent"]))
+        if seen >= 3:
             # no answer is not a withdrawal: a yes given before (app database) stands
             if services.store().has_consent(tracker.sender_id):
                 dispatcher.utter_message(text=messages.CONSENT_KEPT)
                 return [SlotSet("consent", "oui"), SlotSet("requested_slot", None)]
             dispatcher.utter_message(text=messages.CONSENT_MOVED_ON)
             return [SlotSet("consent", "non"), SlotSet("requested_slot", None)]
-        if times_said_in_session(tracker.events, (text,)) >= 2:
-            text = THIRD_TIME["consent"]
-            dispatcher.utter_message(text=text, buttons=with_way_out(list(buttons) + [MENU_BUTTON]))
-            return []
-        ask(dispatcher, tracker, "consent", text, buttons)
-        return []
+        if seen >= 2:
+            dispatcher.utter_message(text=THIRD_TIME["consent"], buttons=with_way_out(list(buttons) + [MENU_BUTTON]))
+        else:
+            ask(dispatcher, tracker, "consent", text, buttons)
+        return [SlotSet(CONSENT_ASKS, next_count(tracker.events, seen))]
 
 
 class ActionGiveConsent(Action):
@@ -203,6 +205,22 @@ class ActionGiveConsent(Action):
             store.set_first_name(tracker.sender_id, _first_name(tracker))
         dispatcher.utter_message(text=messages.CONSENT_GIVEN_LATER)
         return [SlotSet("consent", "oui")]
+
+
+class ActionTrainingConsent(Action):
+    """« Oui, ça peut aider » / « n'utilise plus mes récits »: whether the person's stories
+    may become training candidates (``make review``), changeable any time."""
+
+    def name(self) -> Text:
+        return "action_training_consent"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        allowed = intent_of(tracker) == "allow_training"
+        if not _consent(tracker) or not services.store().set_training_consent(tracker.sender_id, allowed):
+            dispatcher.utter_message(text=messages.TRAINING_NOTHING_KEPT if allowed else messages.TRAINING_NO)
+            return []
+        dispatcher.utter_message(text=messages.TRAINING_YES if allowed else messages.TRAINING_NO)
+        return []
 
 
 class ValidateNameForm(FormValidationAction):
@@ -567,6 +585,10 @@ class ActionSummariseSkills(Action):
         dispatcher.utter_message(
             text=messages.summary([s for s in skills if s], stored=_consent(tracker))
         )
+        # once, and only to someone whose stories are kept: may they teach the detector?
+        if _consent(tracker) and tracker.get_slot("experience_id") is not None \
+                and services.store().training_consent(tracker.sender_id) is None:
+            dispatcher.utter_message(text=messages.TRAINING_QUESTION, buttons=messages.TRAINING_BUTTONS)
         # the story is done; what corrections right after the summary need is kept
         return _reset_story() + [_remember_story(tracker, confirmed)]
 

@@ -34,6 +34,8 @@ INTENT_LABELS: Dict[str, str] = {
     "affirm": "oui",
     "deny": "non",
     "give_consent": "que je garde tes données",
+    "allow_training": "que tes récits m'aident à apprendre",
+    "refuse_training": "que tes récits ne servent pas à m'entraîner",
     "thank": "dire merci",
     "help": "savoir ce que je sais faire",
     "bot_challenge": "savoir si je suis un robot",
@@ -82,6 +84,19 @@ CONSENT_GIVEN_LATER = ("C'est noté 🔒 À partir de maintenant, je garde ton p
                        "compétences pour ton profil. Tu peux tout effacer quand tu veux : écris « supprime mes données ».")
 CONSENT_NOT_CLEAR = ("Je ne garde rien sans un oui clair de ta part 🙂 Pour que je garde ton profil, écris "
                      "« garde mes données ». Pour effacer ce que je garde : « supprime mes données ».")
+# Asked once, after a story's skills are confirmed: may the story teach the detector?
+# (bot.storage.training, `make review`: a trainer reads each one before it is used)
+TRAINING_QUESTION = ("Une question, une seule fois 🙂 Ton récit, sans ton prénom, peut m'aider à mieux repérer "
+                     "les compétences d'autres jeunes. Quelqu'un de l'équipe le relit avant. D'accord ?")
+TRAINING_BUTTONS = [
+    {"title": "Oui, ça peut aider", "payload": "/allow_training"},
+    {"title": "Non merci", "payload": "/refuse_training"},
+]
+TRAINING_YES = ("Merci 🙏 Tes récits pourront aider d'autres jeunes, sans ton prénom. Une fois relus, ils peuvent "
+                "rejoindre les exemples publics d'Atouts. Tu changes d'avis ? Écris « n'utilise plus mes récits ».")
+TRAINING_NO = "Pas de souci 👍 Tes récits restent juste pour ton profil."
+TRAINING_NOTHING_KEPT = ("Je ne garde pas tes récits (tu as choisi de ne rien garder), donc ils ne servent à rien "
+                         "d'autre 🙂 Pour avoir un profil : écris « garde mes données ».")
 CONSENT_ALREADY = "C'est déjà le cas 🙂 Je garde ce que tu racontes pour ton profil. Pour tout effacer : « supprime mes données »."
 
 

@@ -93,6 +93,32 @@ def times_said_in_session(events: Sequence[Mapping[str, Any]], texts: Iterable[s
     return sum(1 for e in events[start:] if e.get("event") == "bot" and is_said(e.get("text"), wanted))
 
 
+def session_marker(events: Sequence[Mapping[str, Any]]) -> Any:
+    """What identifies the current session: the timestamp of its ``session_started`` event
+    (kept by the tracker window, ``bot.tracker_window``), None before any."""
+    for event in reversed(events):
+        if event.get("event") == "session_started":
+            return event.get("timestamp")
+    return None
+
+
+def counted_in_session(events: Sequence[Mapping[str, Any]], counter: Any, texts: Iterable[str]) -> int:
+    """How many times one of ``texts`` was said in this session, from the events and from
+    ``counter`` (a slot ``{"session": marker, "count": n}`` the action keeps up to date):
+    the tracker a turn works on may be windowed and no longer hold the earlier messages."""
+    seen = times_said_in_session(events, texts)
+    if isinstance(counter, Mapping) and counter.get("session") == session_marker(events):
+        count = counter.get("count")
+        if isinstance(count, (int, float)) and not isinstance(count, bool):
+            seen = max(seen, int(count))
+    return seen
+
+
+def next_count(events: Sequence[Mapping[str, Any]], seen: int) -> Dict[str, Any]:
+    """The counter slot's value once the question has been said once more."""
+    return {"session": session_marker(events), "count": seen + 1}
+
+
 def since_run_started(events: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     """The events since the current form run started (its last ``active_loop`` event)."""
     for index in range(len(events) - 1, -1, -1):

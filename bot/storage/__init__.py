@@ -43,6 +43,7 @@ from bot.storage.challenge import (
 )
 from bot.storage.outbox import OutboxStore, PendingNotice
 from bot.storage.scheduling import DueMessage, ScheduleStore
+from bot.storage.training import TrainingCandidate, TrainingStore
 from bot.storage.progress import ProgressPrefs, ProgressStore
 from bot.storage.partners import GroupInfo, GroupStats, PartnerStore
 from bot.storage.models import (
@@ -73,7 +74,8 @@ __all__ = [
     "DEFAULT_URL", "Assessment", "Badge", "Base", "Experience", "ExportToken", "GroupInfo", "GroupStats",
     "Invitation",
     "InvitationInfo", "InvitationView", "Notice", "PendingNotice", "Person", "ProgressPrefs", "ReferentAnswers", "ReferentResponse",
-    "SelfAssessment", "SkillClaim", "SkillSummary", "Store", "StoredBadge", "Submission", "badge_uuid",
+    "SelfAssessment", "SkillClaim", "SkillSummary", "Store", "StoredBadge", "Submission", "TrainingCandidate",
+    "badge_uuid",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ def _stored(badge: Badge) -> StoredBadge:
     )
 
 
-class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore, ScheduleStore):
+class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore, ScheduleStore, TrainingStore):
     def __init__(self, url: str, revoke_status: Callable[[int], None] | None = None) -> None:
         """``revoke_status(index)`` revokes a badge in the status list (``BadgeIssuer.revoke``)."""
         self.url = url
@@ -133,6 +135,9 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore, ScheduleSt
         return cls(url_from_env())
 
     def migrate(self) -> None:
+        """Upgrade to the latest schema. Processes that start together (the action
+        server, each web app replica) take turns: the first upgrades, the others find
+        the database at head."""
         config = alembic_config(self.url)
         with migration_connection(self._engine) as connection:
             config.attributes["connection"] = connection
@@ -371,6 +376,8 @@ class Store(ChallengeStore, ProgressStore, PartnerStore, OutboxStore, ScheduleSt
                     "consent_at": iso(person.consent_at),
                     "notice_version": person.notice_version,
                     "created_at": iso(person.created_at),
+                    "training_consent": person.training_consent,
+                    "training_consent_at": iso(person.training_consent_at),
                 },
                 "experiences": [
                     {

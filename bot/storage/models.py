@@ -72,6 +72,10 @@ class Person(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     # when the retention job told the person their space would be erased (bot.privacy.retention)
     retention_notice_at = Column(DateTime(timezone=True), nullable=True)
+    # whether their stories, without their name, may become training candidates a
+    # trainer reviews (bot.storage.training, `make review`); None: never asked
+    training_consent = Column(Boolean, nullable=True)
+    training_consent_at = Column(DateTime(timezone=True), nullable=True)
 
     experiences = relationship(
         "Experience",

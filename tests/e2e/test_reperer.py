@@ -171,3 +171,47 @@ def test_rest_channel_refuses_non_text_fields(client):
     for body in (b'{"sender": 5, "message": "salut"}', b'{"sender": "x", "message": ["a"]}'):
         status, answer = client.post(f"{client.rasa}/webhooks/rest/webhook", body)
         assert status == 400, (body, status)
+
+
+def test_a_confirmed_story_can_teach_the_detector_once_the_person_says_yes(client, store, tmp_path):
+    """Issue 11: asked once after the summary; a yes makes the story a candidate for
+    `make review`, masked; « n'utilise plus mes récits » takes it back."""
+    from bot import review
+    from bot.privacy.keyed_hash import Keyed
+
+    sender = f"rest:e2e-train-{uuid.uuid4().hex[:8]}"
+    for text in ("/greet", "oui", "Inès"):
+        client.say(sender, text)
+    answers = client.say(sender, STORY)
+    for _ in range(8):
+        if "Bravo" in texts(answers):
+            break
+        answers = client.say(sender, "/affirm")
+    assert "Bravo" in texts(answers), answers
+    assert "/allow_training" in buttons(answers) and "/refuse_training" in buttons(answers)
+    assert store.training_consent(sender) is None
+    assert "Merci" in texts(client.say(sender, "/allow_training"))
+    assert store.training_consent(sender) is True
+
+    files = {n: tmp_path / f"{n}.yml" for n in ("out", "reviewed", "rejected")}
+    keyed = Keyed(tmp_path / "var")
+    assert review.export(store, keyed, files["out"], files["reviewed"], files["rejected"]) >= 1
+    mine = [c for c in store.training_candidates(lambda i: str(i)) if c.text.startswith("l'été dernier")]
+    assert mine and mine[-1].confirmed
+    raw = files["out"].read_text(encoding="utf-8")
+    assert sender not in raw and "l'été dernier j'ai bossé au mcdo" in raw
+
+    # typed, any time later: taken back
+    reply = client.say(sender, "n'utilise plus mes récits")
+    assert "restent juste pour ton profil" in texts(reply), reply
+    assert store.training_consent(sender) is False
+    assert not [c for c in store.training_candidates(str) if c.text.startswith("l'été dernier") and
+                c.first_name == "Inès"]
+    # the next story does not ask again
+    answers = client.say(sender, "/want_to_tell")
+    answers = client.say(sender, STORY)
+    for _ in range(8):
+        if "Bravo" in texts(answers):
+            break
+        answers = client.say(sender, "/affirm")
+    assert "/allow_training" not in buttons(answers)

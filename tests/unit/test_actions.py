@@ -27,7 +27,7 @@ COMPLETE_STORY = (
 )
 SHORT_STORY = "jai bossé au mcdo tout l'été"
 STRESS = {"id": "gestion_du_stress", "confidence": 0.82, "evidence": "je suis resté calme"}
-TEAM = {"id": "travail_en_equipe", "confidence": 0.45, "evidence": "toute l'équipe"}
+TEAM = {"id": "travail_en_equipe", "confidence": 0.55, "evidence": "toute l'équipe"}
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -317,7 +317,7 @@ def test_propose_with_consent_stores_the_experience(app_db: str, make_tracker, d
     msgs, events = run(acts.ActionProposeSkills(), tracker, domain)
     slots = slots_of(events)
     assert slots["has_proposals"] is True
-    # unknown ids are dropped; 0.45 tops up to two proposals; 0.1 is not proposed
+    # unknown ids are dropped; the two likeliest known ones; 0.1 is not proposed
     assert slots["pending_skills"] == [STRESS, TEAM]
     assert slots["confirmed_now"] == []
     assert texts(msgs) == [messages.proposals_intro(2, "Inès")]
@@ -403,7 +403,7 @@ def test_confirm_then_reject_records_claims(app_db: str, make_tracker, domain) -
     result, _ = confirm("non", make_tracker(slots=slots), domain)
     assert result == {"skill_answer": "non", "pending_skills": [], "skill_shown": None,
                       "confirmed_now": ["gestion_du_stress"], "session_skills": ["rigueur", "gestion_du_stress"]}
-    assert claims(app_db)[1] == ("travail_en_equipe", "rejected", 0.45, "toute l'équipe")
+    assert claims(app_db)[1] == ("travail_en_equipe", "rejected", 0.55, "toute l'équipe")
 
 
 @pytest.mark.parametrize("value, status", [("ouais grave", "confirmed"), ("c'est moi", "confirmed"),
@@ -473,6 +473,33 @@ def test_summary(app_db: str, make_tracker, domain) -> None:
     assert slots["last_story"]["confirmed"] == ["gestion_du_stress"]
     msgs, _ = run(acts.ActionSummariseSkills(), make_tracker(slots={"confirmed_now": []}), domain)
     assert "honnête" in texts(msgs)[0]
+
+
+def test_the_training_question_comes_once_to_someone_whose_story_is_kept(app_db: str, make_tracker, domain) -> None:
+    store = services.store()
+    store.record_consent("test-user", True, messages.NOTICE_VERSION, "rest")
+    exp = store.add_experience("test-user", "je gardais ma soeur", {})
+    slots = {"consent": "oui", "confirmed_now": ["organisation"], "experience_id": exp}
+    msgs, _ = run(acts.ActionSummariseSkills(), make_tracker(slots=slots), domain)
+    assert texts(msgs)[1] == messages.TRAINING_QUESTION
+    assert [b["payload"] for b in msgs[1]["buttons"]] == ["/allow_training", "/refuse_training"]
+    # the person answers (a button, or typed any time later)
+    msgs, events = run(acts.ActionTrainingConsent(), make_tracker(slots={"consent": "oui"}, intent="allow_training",
+                                                                 text="/allow_training"), domain)
+    assert texts(msgs) == [messages.TRAINING_YES] and events == []
+    assert store.training_consent("test-user") is True
+    # never asked again, whatever the answer was
+    msgs, _ = run(acts.ActionSummariseSkills(), make_tracker(slots=slots), domain)
+    assert messages.TRAINING_QUESTION not in texts(msgs)
+    msgs, _ = run(acts.ActionTrainingConsent(), make_tracker(slots={"consent": "oui"}, intent="refuse_training",
+                                                            text="n'utilise plus mes récits"), domain)
+    assert texts(msgs) == [messages.TRAINING_NO] and store.training_consent("test-user") is False
+    # nothing kept (no profile consent): not asked, and a yes changes nothing
+    msgs, _ = run(acts.ActionSummariseSkills(), make_tracker(slots={"confirmed_now": ["organisation"]},
+                                                             sender_id="other"), domain)
+    assert messages.TRAINING_QUESTION not in texts(msgs)
+    msgs, _ = run(acts.ActionTrainingConsent(), make_tracker(intent="allow_training", sender_id="other"), domain)
+    assert texts(msgs) == [messages.TRAINING_NOTHING_KEPT] and store.training_consent("other") is None
 
 
 # --- profile and explanations ------------------------------------------------------------------
@@ -596,7 +623,8 @@ def test_ask_actions(make_tracker, domain, slot: str) -> None:
     assert action.name() in domain["actions"]
     msgs, events = run(action, make_tracker(), domain)
     text, buttons = messages.ASK[slot]
-    assert events == []
+    # only the privacy question keeps a count (it moves on after the third time)
+    assert events == ([SlotSet("consent_asks", {"session": None, "count": 1})] if slot == "consent" else [])
     assert msgs[0]["text"] == text
     assert msgs[0]["buttons"] == list(buttons) + [STOP_BUTTON]  # every question: a way out
 
@@ -709,12 +737,36 @@ def test_the_privacy_question_twice_then_choices_then_no_answer_is_a_no(app_db, 
         history += [{"event": "active_loop", "name": "consent_form"}, {"event": "bot", "text": msgs[0]["text"]},
                     {"event": "user", "text": "une histoire"}]
     assert [s[0] for s in said[:3]] == [full, full, acts.THIRD_TIME["consent"]]
-    assert all(s[1] == [] for s in said[:3])
+    assert [s[1] for s in said[:3]] == [[SlotSet("consent_asks", {"session": None, "count": n})] for n in (1, 2, 3)]
     assert said[3][0] == messages.CONSENT_MOVED_ON
     assert said[3][1] == [SlotSet("consent", "non"), SlotSet("requested_slot", None)]
     # a new session starts over
     msgs, _ = run(acts.ActionAskConsent(), make_tracker(history=history + [{"event": "session_started"}]), domain)
     assert msgs[0]["text"] == full
+
+
+def test_the_privacy_question_is_counted_beyond_the_tracker_window(make_tracker, domain, monkeypatch) -> None:
+    """Fuzzer seed 99: a long session reaches the action windowed (bot.tracker_window), the
+    earlier notices out of sight; the count kept in a slot still stops a fourth one."""
+    monkeypatch.setattr(acts.services, "store", lambda: type("S", (), {"has_consent": lambda self, s: False})())
+    session = [{"event": "session_started", "timestamp": 1700000000.5}]
+    windowed = session + [{"event": "user", "text": "une histoire"}] * 3
+    counter = {"session": 1700000000.5, "count": 3}
+    msgs, events = run(acts.ActionAskConsent(), make_tracker(history=windowed, slots={"consent_asks": counter},
+                                                             active_loop="consent_form"), domain)
+    assert texts(msgs) == [messages.CONSENT_MOVED_ON]
+    assert events == [SlotSet("consent", "non"), SlotSet("requested_slot", None)]
+    # the same count from another session does not carry over
+    later = [{"event": "session_started", "timestamp": 1700900000.0}]
+    msgs, events = run(acts.ActionAskConsent(), make_tracker(history=later, slots={"consent_asks": counter},
+                                                             active_loop="consent_form"), domain)
+    assert msgs[0]["text"] == messages.ASK["consent"][0]
+    assert events == [SlotSet("consent_asks", {"session": 1700900000.0, "count": 1})]
+    # two said in the window, the slot behind (older model): the events count
+    two = session + [{"event": "bot", "text": messages.ASK["consent"][0]}] * 2
+    msgs, _ = run(acts.ActionAskConsent(), make_tracker(history=two, slots={"consent_asks": None},
+                                                        active_loop="consent_form"), domain)
+    assert msgs[0]["text"] == acts.THIRD_TIME["consent"]
 
 
 def test_no_answer_is_never_a_withdrawal(make_tracker, domain, monkeypatch) -> None:
