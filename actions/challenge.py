@@ -592,7 +592,7 @@ class ActionStrayChoice(Action):
             dispatcher.utter_message(text=messages.STALE_BUTTON_IN_FORM if old_button
                                      else messages.NOT_UNDERSTOOD_IN_FORM)
             return []
-        text = messages.REPHRASE
+        text = messages.rephrase(times_said_in_session(tracker.events, messages.REPHRASES))
         if old_button:  # never the same words a third time in a session
             before = times_said_in_session(tracker.events, (messages.OLD_BUTTON, messages.OLD_BUTTON_AGAIN))
             text = (messages.OLD_BUTTON, messages.OLD_BUTTON_AGAIN)[before % 2]

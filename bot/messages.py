@@ -347,6 +347,17 @@ def skill_left_aside(title: str) -> str:
     """No answer to a skill card three times: it is put aside (not saved, not refused)."""
     return f"Je laisse « {title} » de côté pour l'instant 👍 Elle reviendra si tu racontes une autre expérience."
 REPHRASE = "Je n'ai pas bien compris 🤔 Tu peux le dire autrement ?"
+# the same question again in a session: other words (fuzzer seed 4242: three times in one walk)
+REPHRASE_AGAIN = (
+    "Pas sûr d'avoir compris 🤔 Tu peux me l'écrire avec d'autres mots ?",
+    "Je n'ai pas saisi, désolé 🙏 Dis-le autrement, ou choisis ci-dessous.",
+)
+REPHRASES = (REPHRASE, *REPHRASE_AGAIN)
+
+
+def rephrase(times_before: int) -> str:
+    """« Say it another way », the ``times_before + 1``-th time in a session."""
+    return REPHRASES[max(times_before, 0) % len(REPHRASES)]
 DEFAULT_FALLBACK = "Désolé, je ne comprends toujours pas 😅 Voilà ce que je sais faire :"
 FALLBACK_BUTTONS = MENU_BUTTONS + [
     {"title": "C'est quoi une compétence ?", "payload": "/ask_what_are_soft_skills"},

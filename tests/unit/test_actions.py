@@ -678,6 +678,20 @@ def test_rephrase_and_default_fallback(make_tracker, domain) -> None:
     assert events == [UserUtteranceReverted()]
 
 
+def test_say_it_another_way_changes_words_within_a_session(make_tracker, domain) -> None:
+    """Fuzzer seed 4242, walk 263: « Je n'ai pas bien compris… » three times in one walk
+    (three two-stage fallbacks far apart)."""
+    events: list = []
+    said = []
+    for _ in range(6):
+        msgs, _ = run(acts.ActionDefaultAskRephrase(), make_tracker(history=list(events)), domain)
+        said.append(msgs[0]["text"])
+        assert bool(msgs[0].get("buttons")) == (len(said) > 1)  # from the second time, the menu too
+        events += [{"event": "user", "text": "blabla"}, {"event": "bot", "text": msgs[0]["text"]}]
+        events += [{"event": "user", "text": "autre"}, {"event": "bot", "text": "Tu veux dire bonjour ?"}] * 4
+    assert said[:3] == list(messages.REPHRASES) and max(said.count(t) for t in said) == 2
+
+
 def test_the_fallback_is_never_the_same_words_three_times_in_a_session(make_tracker, domain) -> None:
     events: list = []
     said = []
