@@ -217,7 +217,7 @@ class ActionTrainingConsent(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         allowed = intent_of(tracker) == "allow_training"
         if not _consent(tracker) or not services.store().set_training_consent(tracker.sender_id, allowed):
-            dispatcher.utter_message(text=messages.TRAINING_NOTHING_KEPT if allowed else messages.TRAINING_NO)
+            dispatcher.utter_message(text=messages.TRAINING_NOTHING_KEPT)  # no profile: nothing to learn from
             return []
         dispatcher.utter_message(text=messages.TRAINING_YES if allowed else messages.TRAINING_NO)
         return []

@@ -96,7 +96,7 @@ TRAINING_YES = ("Merci 🙏 Tes récits pourront aider d'autres jeunes, sans ton
                 "rejoindre les exemples publics d'Atouts. Tu changes d'avis ? Écris « n'utilise plus mes récits ».")
 TRAINING_NO = "Pas de souci 👍 Tes récits restent juste pour ton profil."
 TRAINING_NOTHING_KEPT = ("Je ne garde pas tes récits (tu as choisi de ne rien garder), donc ils ne servent à rien "
-                         "d'autre 🙂 Pour avoir un profil : écris « garde mes données ».")
+                         "d'autre 🙂 Pour avoir un profil : « garde mes données ».")
 CONSENT_ALREADY = "C'est déjà le cas 🙂 Je garde ce que tu racontes pour ton profil. Pour tout effacer : « supprime mes données »."
 
 

@@ -498,8 +498,9 @@ def test_the_training_question_comes_once_to_someone_whose_story_is_kept(app_db:
     msgs, _ = run(acts.ActionSummariseSkills(), make_tracker(slots={"confirmed_now": ["organisation"]},
                                                              sender_id="other"), domain)
     assert messages.TRAINING_QUESTION not in texts(msgs)
-    msgs, _ = run(acts.ActionTrainingConsent(), make_tracker(intent="allow_training", sender_id="other"), domain)
-    assert texts(msgs) == [messages.TRAINING_NOTHING_KEPT] and store.training_consent("other") is None
+    for intent in ("allow_training", "refuse_training"):
+        msgs, _ = run(acts.ActionTrainingConsent(), make_tracker(intent=intent, sender_id="other"), domain)
+        assert texts(msgs) == [messages.TRAINING_NOTHING_KEPT] and store.training_consent("other") is None
 
 
 # --- profile and explanations ------------------------------------------------------------------
