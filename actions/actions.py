@@ -759,11 +759,9 @@ class ActionDefaultAskRephrase(Action):
         return "action_default_ask_rephrase"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        asked = sum(1 for e in tracker.events[-12:] if e.get("event") == "bot" and e.get("text") in messages.REPHRASES)
         before = times_said_in_session(tracker.events, messages.REPHRASES)
-        # asked already (lately or earlier in the session): the menu too, so that nobody stays stuck
-        dispatcher.utter_message(text=messages.rephrase(before),
-                                 buttons=messages.FALLBACK_BUTTONS if asked or before else [])
+        # asked already in this session: other words, and the menu so that nobody stays stuck
+        dispatcher.utter_message(text=messages.rephrase(before), buttons=messages.FALLBACK_BUTTONS if before else [])
         return []
 
 
